@@ -1,0 +1,63 @@
+// tplab's entry point: wires the subcommands together and turns failures into exit codes
+// (0 fine, 1 setup failure, 2 bad input).
+#include <cstdio>
+#include <system_error>
+#include <vector>
+
+#include "command.hpp"
+
+#ifndef TPLAB_VERSION
+#define TPLAB_VERSION "unknown"
+#endif
+
+namespace {
+
+constexpr int kSetupFailure = 1;
+constexpr int kBadInput = 2;
+
+void printError(const std::string& message) {
+    std::fprintf(stderr, "tplab: error: %s\n", message.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{
+        "tplab: teaches and compares the two ways Linux hands a transparent proxy its traffic\n"
+        "(REDIRECT/DNAT in the nat table, TPROXY in the mangle table), and is such a proxy.\n"
+        "Docs: docs/concepts.md. Labs: labs/quickstart.sh."};
+    app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
+    app.require_subcommand(1);
+    std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app)};
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        printError(std::string(e.what()) + " (see --help)");
+        return kBadInput;
+    }
+
+    try {
+        for (auto& command : commands) {
+            if (command.app->parsed()) {
+                return command.run();
+            }
+        }
+    } catch (const tplab::UsageError& e) {
+        printError(e.what());
+        return kBadInput;
+    } catch (const std::system_error& e) {
+        printError(e.what());
+        return kSetupFailure;
+    } catch (const std::exception& e) {
+        printError(e.what());
+        return kSetupFailure;
+    }
+    return kBadInput;
+}

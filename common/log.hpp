@@ -1,0 +1,27 @@
+// Human-readable logs on stderr, with a verbosity chosen by -v.
+#pragma once
+
+#include <string_view>
+
+namespace tplab::log {
+
+enum class Level { Error = 0, Warn = 1, Info = 2, Debug = 3 };
+
+void setLevel(Level level) noexcept;
+[[nodiscard]] bool enabled(Level level) noexcept;
+void write(Level level, std::string_view message);
+
+inline void error(std::string_view message) {
+    write(Level::Error, message);
+}
+inline void warn(std::string_view message) {
+    write(Level::Warn, message);
+}
+inline void info(std::string_view message) {
+    write(Level::Info, message);
+}
+inline void debug(std::string_view message) {
+    write(Level::Debug, message);
+}
+
+}  // namespace tplab::log

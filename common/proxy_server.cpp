@@ -1,0 +1,265 @@
+// Accepting, limiting, draining and counting; each connection's life is in Session.
+#include "proxy_server.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "log.hpp"
+#include "socket_ops.hpp"
+
+namespace tplab {
+namespace {
+
+constexpr int kAcceptBatch = 64;
+constexpr auto kAcceptRetryAfterResourceError = std::chrono::milliseconds(100);
+
+// accept() errors that concern only the connection being accepted: try the next one.
+bool isPerConnectionAcceptError(int err) {
+    return err == ECONNABORTED || err == EINTR || err == EPROTO || err == EPERM;
+}
+
+// Can this host bind the address without IP_TRANSPARENT, i.e. is it one of its own?
+bool isLocalAddress(const Endpoint& address) {
+    if (address.isLoopback()) {
+        return true;
+    }
+    auto probe = sys::openSocket(address.family(), SOCK_DGRAM);
+    if (!probe) {
+        return false;
+    }
+    Endpoint anyPort = address;
+    auto* raw = const_cast<sockaddr*>(anyPort.sockaddrPtr());
+    if (anyPort.isIpv4()) {
+        reinterpret_cast<sockaddr_in*>(raw)->sin_port = 0;
+    } else {
+        reinterpret_cast<sockaddr_in6*>(raw)->sin6_port = 0;
+    }
+    return sys::bindTo(probe.value().get(), anyPort).ok();
+}
+
+}  // namespace
+
+ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options)
+    : loop_(loop), backend_(backend), events_(events), options_(std::move(options)) {}
+
+ProxyServer::~ProxyServer() {
+    closeListeners();
+}
+
+void ProxyServer::checkMarkAllowed() {
+    if (!options_.session.mark) {
+        return;
+    }
+    auto probe = sys::openSocket(AF_INET, SOCK_STREAM);
+    if (!probe) {
+        throw setupError(probe.error(), "socket(AF_INET, SOCK_STREAM)");
+    }
+    auto status = sys::setIntOption(probe.value().get(), SOL_SOCKET, SO_MARK,
+                                    static_cast<int>(*options_.session.mark));
+    if (!status) {
+        throw setupError(status.error(), "setsockopt(SO_MARK, " +
+                                             std::to_string(*options_.session.mark) +
+                                             ") (--mark needs CAP_NET_ADMIN)");
+    }
+}
+
+void ProxyServer::start() {
+    checkMarkAllowed();
+    for (const auto& address : options_.listen) {
+        ListenerOptions listenerOptions;
+        if (address.isIpv6() && address.isWildcard()) {
+            for (const auto& other : options_.listen) {
+                if (other.isIpv4() && other.port() == address.port()) {
+                    listenerOptions.ipv6Only = true;
+                }
+            }
+        }
+        auto listener = std::make_unique<Listener>();
+        listener->server = this;
+        listener->fd = backend_.openListener(address, listenerOptions);
+        auto bound = sys::localAddress(listener->fd.get());
+        listener->address = bound ? bound.value() : address;
+        loop_.add(listener->fd.get(), EPOLLIN, listener.get());
+        listener->registered = true;
+        log::info(std::string(backend_.name()) + " mode: listening on " +
+                  listener->address.toString() +
+                  (listenerOptions.ipv6Only || !address.isWildcard() || address.isIpv4()
+                       ? ""
+                       : " (dual-stack: IPv4 clients too)"));
+        if (events_.enabled()) {
+            events_.write(listeningEvent(backend_.name(), listener->address));
+        }
+        listeners_.push_back(std::move(listener));
+    }
+}
+
+std::vector<Endpoint> ProxyServer::listeningAddresses() const {
+    std::vector<Endpoint> result;
+    for (const auto& listener : listeners_) {
+        result.push_back(listener->address);
+    }
+    return result;
+}
+
+void ProxyServer::acceptAll(Listener& listener) {
+    for (int i = 0; i < kAcceptBatch && !acceptPaused_ && !draining_; ++i) {
+        if (sessions_.size() >= options_.maxConnections) {
+            ++stats_.acceptPausedAtLimit;
+            log::debug("--max-connections " + std::to_string(options_.maxConnections) +
+                       " reached: pausing accept()");
+            pauseAccepting();
+            return;
+        }
+        auto accepted = sys::acceptFrom(listener.fd.get());
+        if (!accepted) {
+            int err = accepted.error();
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                return;
+            }
+            if (isPerConnectionAcceptError(err)) {
+                continue;
+            }
+            // EMFILE, ENFILE, ENOBUFS, ENOMEM: the process is short of something. The pending
+            // connection stays queued, so back off instead of spinning on a ready listener.
+            ++stats_.acceptErrors;
+            log::warn("accept(" + listener.address.toString() + "): " + errnoText(err) +
+                      "; retrying in 100 ms");
+            pauseAccepting();
+            loop_.runAfter(kAcceptRetryAfterResourceError, [this] { resumeAccepting(); });
+            return;
+        }
+        ++stats_.accepted;
+        std::uint64_t id = nextId_++;
+        auto session =
+            std::make_unique<Session>(*this, id, std::move(accepted.value()), listener.address);
+        Session& started = *session;
+        sessions_.emplace(id, std::move(session));
+        stats_.active = sessions_.size();
+        started.start();
+    }
+}
+
+void ProxyServer::pauseAccepting() {
+    acceptPaused_ = true;
+    for (auto& listener : listeners_) {
+        if (listener->registered) {
+            loop_.remove(listener->fd.get());
+            listener->registered = false;
+        }
+    }
+}
+
+void ProxyServer::resumeAccepting() {
+    if (draining_ || sessions_.size() >= options_.maxConnections) {
+        return;
+    }
+    acceptPaused_ = false;
+    for (auto& listener : listeners_) {
+        if (!listener->registered && listener->fd) {
+            loop_.add(listener->fd.get(), EPOLLIN, listener.get());
+            listener->registered = true;
+        }
+    }
+}
+
+void ProxyServer::closeListeners() {
+    for (auto& listener : listeners_) {
+        if (listener->registered) {
+            loop_.remove(listener->fd.get());
+            listener->registered = false;
+        }
+        listener->fd.reset();
+    }
+}
+
+void ProxyServer::beginDrain() {
+    if (draining_) {
+        log::info("second stop signal: resetting " + std::to_string(sessions_.size()) +
+                  " open connection(s)");
+        abortAll(CloseReason::DrainTimeout);
+        loop_.stop();
+        return;
+    }
+    draining_ = true;
+    closeListeners();
+    if (sessions_.empty()) {
+        loop_.stop();
+        return;
+    }
+    auto seconds = std::chrono::duration<double>(options_.drainTimeout).count();
+    log::info("stopping: waiting up to " + std::to_string(seconds) + " s for " +
+              std::to_string(sessions_.size()) + " open connection(s)");
+    loop_.runAfter(options_.drainTimeout, [this] {
+        abortAll(CloseReason::DrainTimeout);
+        loop_.stop();
+    });
+}
+
+void ProxyServer::abortAll(CloseReason reason) {
+    std::vector<Session*> open;
+    for (auto& [id, session] : sessions_) {
+        open.push_back(session.get());
+    }
+    for (Session* session : open) {
+        session->abort(reason);
+    }
+}
+
+void ProxyServer::writeStats(std::string_view trigger) {
+    stats_.active = sessions_.size();
+    if (events_.enabled()) {
+        events_.write(statsEvent(trigger, stats_));
+    }
+}
+
+bool ProxyServer::isOwnListener(const Endpoint& destination) {
+    for (const auto& listener : listeners_) {
+        if (listener->address.port() != destination.port()) {
+            continue;
+        }
+        if (listener->address.sameAddress(destination)) {
+            return true;
+        }
+        if (listener->address.isWildcard() && isLocalAddress(destination)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ProxyServer::isOwnUpstream(const Endpoint& client) const {
+    return upstreamLocals_.count(client.toString()) > 0;
+}
+
+void ProxyServer::upstreamOpened(const Endpoint& local) {
+    upstreamLocals_.insert(local.toString());
+}
+
+void ProxyServer::upstreamClosed(const Endpoint& local) {
+    upstreamLocals_.erase(local.toString());
+}
+
+void ProxyServer::sessionClosed(Session& session, CloseReason reason,
+                                std::uint64_t clientToUpstream, std::uint64_t upstreamToClient) {
+    ++stats_.closedFor(reason);
+    stats_.bytesClientToUpstream += clientToUpstream;
+    stats_.bytesUpstreamToClient += upstreamToClient;
+    auto found = sessions_.find(session.id());
+    if (found != sessions_.end()) {
+        // A later event of this batch may still point at the session: destroy it afterwards.
+        retired_.push_back(std::move(found->second));
+        sessions_.erase(found);
+        if (retired_.size() == 1) {
+            loop_.defer([this] { retired_.clear(); });
+        }
+    }
+    stats_.active = sessions_.size();
+    if (draining_ && sessions_.empty()) {
+        loop_.stop();
+    } else if (acceptPaused_ && sessions_.size() < options_.maxConnections) {
+        resumeAccepting();
+    }
+}
+
+}  // namespace tplab

@@ -1,0 +1,14 @@
+// Opening a listening TCP socket, shared by the backends; `transparent` is TPROXY's one difference.
+#pragma once
+
+#include "backend.hpp"
+#include "socket_ops.hpp"
+
+namespace tplab {
+
+// socket, SO_REUSEADDR, IPV6_V6ONLY, [IP_TRANSPARENT], bind, listen. Throws std::system_error
+// naming the failed call and the address.
+Fd openListeningSocket(SocketApi& api, const Endpoint& address, const ListenerOptions& options,
+                       bool transparent);
+
+}  // namespace tplab

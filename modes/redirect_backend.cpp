@@ -1,0 +1,36 @@
+// getsockopt(SO_ORIGINAL_DST) asks conntrack for the ORIGINAL tuple's destination.
+#include "redirect_backend.hpp"
+
+#include <netinet/in.h>
+
+#include "listen_socket.hpp"
+
+namespace tplab {
+
+Fd RedirectBackend::openListener(const Endpoint& address, const ListenerOptions& options) {
+    return openListeningSocket(api_, address, options, /*transparent=*/false);
+}
+
+DestinationLookup RedirectBackend::recoverDestination(int acceptedFd, const Endpoint& client,
+                                                      const Endpoint& /*local*/) {
+    // An IPv4 client on a dual-stack [::] listener (::ffff:a.b.c.d) has an IPv4 conntrack
+    // entry, so it must be asked with the IPv4 call even though the socket is AF_INET6.
+    const bool v4 = client.isIpv4() || client.isV4Mapped();
+    DestinationLookup lookup;
+    lookup.method = v4 ? "SO_ORIGINAL_DST" : "IP6T_SO_ORIGINAL_DST";
+    auto answer = api_.originalDestination(acceptedFd, v4 ? SOL_IP : SOL_IPV6);
+    if (answer) {
+        lookup.destination = answer.value().unmapped();
+        return lookup;
+    }
+    lookup.failure = "getsockopt(" + std::string(v4 ? "SOL_IP" : "SOL_IPV6") + ", " +
+                     std::string(lookup.method) + ", fd " + std::to_string(acceptedFd) +
+                     "): " + errnoText(answer.error());
+    if (answer.error() == ENOENT) {
+        lookup.notRedirected = true;
+        lookup.failure += " (no conntrack entry: the connection was not redirected)";
+    }
+    return lookup;
+}
+
+}  // namespace tplab
