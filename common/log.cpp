@@ -2,6 +2,7 @@
 #include "log.hpp"
 
 #include <cstdio>
+#include <sstream>
 #include <string>
 
 namespace tplab::log {
@@ -24,6 +25,12 @@ constexpr std::string_view name(Level level) {
 }
 
 }  // namespace
+
+std::string formatSeconds(double seconds) {
+    std::ostringstream text;
+    text << seconds;
+    return text.str();
+}
 
 void setLevel(Level level) noexcept {
     currentLevel = level;

@@ -1,6 +1,7 @@
 // Human-readable logs on stderr, with a verbosity chosen by -v.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 namespace tplab::log {
@@ -10,6 +11,9 @@ enum class Level { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 void setLevel(Level level) noexcept;
 [[nodiscard]] bool enabled(Level level) noexcept;
 void write(Level level, std::string_view message);
+
+// "10", "0.25": seconds as a person writes them.
+std::string formatSeconds(double seconds);
 
 inline void error(std::string_view message) {
     write(Level::Error, message);

@@ -188,7 +188,7 @@ void ProxyServer::beginDrain() {
         return;
     }
     auto seconds = std::chrono::duration<double>(options_.drainTimeout).count();
-    log::info("stopping: waiting up to " + std::to_string(seconds) + " s for " +
+    log::info("stopping: waiting up to " + log::formatSeconds(seconds) + " s for " +
               std::to_string(sessions_.size()) + " open connection(s)");
     loop_.runAfter(options_.drainTimeout, [this] {
         abortAll(CloseReason::DrainTimeout);

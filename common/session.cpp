@@ -81,6 +81,12 @@ void Session::connectUpstream(const Endpoint& destination) {
         }
     }
     auto status = sys::connectTo(upstream_.get(), destination);
+    // The source port is chosen by connect() itself. Record it now: if rules intercept this very
+    // connection again, its SYN reaches our listener before the connect completes.
+    if (auto local = sys::localAddress(upstream_.get()); local && local.value().port() != 0) {
+        upstreamLocal_ = local.value();
+        host_.upstreamOpened(upstreamLocal_);
+    }
     if (status.ok()) {
         onConnected();
         return;
@@ -114,7 +120,6 @@ void Session::onConnected() {
         timer_.reset();
     }
     host_.loop().remove(upstream_.get());
-    auto local = sys::localAddress(upstream_.get());
     auto peer = sys::peerAddress(upstream_.get());
     if (!peer) {
         // Connected, then reset before we looked: the same as a refused connect for the client.
@@ -122,8 +127,6 @@ void Session::onConnected() {
                                                  : peer.error());
         return;
     }
-    upstreamLocal_ = local ? local.value() : Endpoint();
-    host_.upstreamOpened(upstreamLocal_);
     if (host_.events().enabled()) {
         host_.events().write(
             connectedEvent(id_, upstreamLocal_, peer.value(), msSince(connectStarted_)));
@@ -153,7 +156,7 @@ void Session::onConnectTimeout() {
         upstream_.reset();
     }
     refuse(CloseReason::ConnectTimeout, "connect(" + destination_.toString() +
-                                            "): no answer within " + std::to_string(seconds) +
+                                            "): no answer within " + log::formatSeconds(seconds) +
                                             " s");
 }
 

@@ -1,0 +1,205 @@
+// Relay correctness on real loopback TCP: bulk both ways, half-close, resets, backpressure.
+#include "relay.hpp"
+
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <cerrno>
+#include <optional>
+#include <thread>
+
+#include "loopback.hpp"
+
+namespace tplab {
+namespace {
+
+using test::LoopThread;
+using test::makeLoopbackPair;
+
+// A deterministic byte stream, so a reader can check every byte without keeping a copy.
+char patternByte(std::uint64_t position, std::uint64_t seed) {
+    std::uint64_t x = (position / 8 + 1) * 0x9E3779B97F4A7C15ULL ^ seed;
+    x ^= x >> 29;
+    return static_cast<char>(x >> ((position % 8) * 8));
+}
+
+void writePattern(int fd, std::uint64_t total, std::uint64_t seed) {
+    std::vector<char> chunk(256 * 1024);
+    std::uint64_t sent = 0;
+    while (sent < total) {
+        std::size_t n =
+            static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), total - sent));
+        for (std::size_t i = 0; i < n; ++i) {
+            chunk[i] = patternByte(sent + i, seed);
+        }
+        test::sendAll(fd, std::string(chunk.data(), n));
+        sent += n;
+    }
+    ::shutdown(fd, SHUT_WR);
+}
+
+// Returns how many bytes matched the pattern before the first mismatch or EOF.
+std::uint64_t readPattern(int fd, std::uint64_t seed, bool* mismatch) {
+    std::vector<char> buffer(256 * 1024);
+    std::uint64_t received = 0;
+    while (true) {
+        ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
+        if (n <= 0) {
+            return received;
+        }
+        for (ssize_t i = 0; i < n; ++i) {
+            if (buffer[static_cast<std::size_t>(i)] !=
+                patternByte(received + static_cast<std::uint64_t>(i), seed)) {
+                *mismatch = true;
+                return received + static_cast<std::uint64_t>(i);
+            }
+        }
+        received += static_cast<std::uint64_t>(n);
+    }
+}
+
+struct RelayFixture : ::testing::Test {
+    void startRelay() {
+        auto client = makeLoopbackPair();
+        auto upstream = makeLoopbackPair();
+        clientEnd = std::move(client.testEnd);
+        upstreamEnd = std::move(upstream.testEnd);
+        relay.emplace(loop, std::move(client.relayEnd), std::move(upstream.relayEnd),
+                      [this](RelayEnd end, int err) {
+                          outcome = end;
+                          outcomeError = err;
+                          loop.stop();
+                      });
+    }
+    EventLoop loop;
+    Fd clientEnd;
+    Fd upstreamEnd;
+    std::optional<Relay> relay;
+    std::optional<RelayEnd> outcome;
+    int outcomeError = 0;
+};
+
+TEST_F(RelayFixture, FiftyMegabytesEachWayArriveByteExact) {
+    constexpr std::uint64_t kTotal = 50ULL * 1024 * 1024;
+    startRelay();
+    LoopThread running(loop, std::chrono::seconds(60));
+    bool clientMismatch = false;
+    bool upstreamMismatch = false;
+    std::uint64_t atUpstream = 0;
+    std::uint64_t atClient = 0;
+    std::thread clientWriter([&] { writePattern(clientEnd.get(), kTotal, 1); });
+    std::thread upstreamWriter([&] { writePattern(upstreamEnd.get(), kTotal, 2); });
+    std::thread upstreamReader(
+        [&] { atUpstream = readPattern(upstreamEnd.get(), 1, &upstreamMismatch); });
+    atClient = readPattern(clientEnd.get(), 2, &clientMismatch);
+    clientWriter.join();
+    upstreamWriter.join();
+    upstreamReader.join();
+    running.join();
+
+    EXPECT_FALSE(upstreamMismatch) << "first bad byte at " << atUpstream;
+    EXPECT_FALSE(clientMismatch) << "first bad byte at " << atClient;
+    EXPECT_EQ(atUpstream, kTotal);
+    EXPECT_EQ(atClient, kTotal);
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(*outcome, RelayEnd::Finished);
+    EXPECT_EQ(relay->bytesClientToUpstream(), kTotal);
+    EXPECT_EQ(relay->bytesUpstreamToClient(), kTotal);
+}
+
+TEST_F(RelayFixture, ClientHalfCloseIsPassedOnAndTheOtherDirectionKeepsFlowing) {
+    startRelay();
+    LoopThread running(loop);
+    test::sendAll(clientEnd.get(), "request");
+    ::shutdown(clientEnd.get(), SHUT_WR);
+    EXPECT_EQ(test::receiveUntilEof(upstreamEnd.get()), "request");  // EOF arrives upstream
+    test::sendAll(upstreamEnd.get(), "response after the client's FIN");
+    ::shutdown(upstreamEnd.get(), SHUT_WR);
+    EXPECT_EQ(test::receiveUntilEof(clientEnd.get()), "response after the client's FIN");
+    running.join();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(*outcome, RelayEnd::Finished);
+}
+
+TEST_F(RelayFixture, UpstreamHalfCloseIsPassedOnAndTheOtherDirectionKeepsFlowing) {
+    startRelay();
+    LoopThread running(loop);
+    test::sendAll(upstreamEnd.get(), "banner");
+    ::shutdown(upstreamEnd.get(), SHUT_WR);
+    EXPECT_EQ(test::receiveUntilEof(clientEnd.get()), "banner");
+    test::sendAll(clientEnd.get(), "late upload");
+    ::shutdown(clientEnd.get(), SHUT_WR);
+    EXPECT_EQ(test::receiveUntilEof(upstreamEnd.get()), "late upload");
+    running.join();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(*outcome, RelayEnd::Finished);
+}
+
+TEST_F(RelayFixture, ClientResetResetsTheUpstream) {
+    startRelay();
+    LoopThread running(loop);
+    test::sendAll(clientEnd.get(), "x");
+    char byte;
+    ASSERT_EQ(::recv(upstreamEnd.get(), &byte, 1, 0), 1);
+    test::setLingerReset(clientEnd.get());
+    clientEnd.reset();
+    EXPECT_EQ(test::receiveOutcome(upstreamEnd.get(), 5000), ECONNRESET);
+    running.join();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(*outcome, RelayEnd::ClientReset);
+    EXPECT_EQ(outcomeError, ECONNRESET);
+}
+
+TEST_F(RelayFixture, UpstreamResetResetsTheClient) {
+    startRelay();
+    LoopThread running(loop);
+    test::setLingerReset(upstreamEnd.get());
+    upstreamEnd.reset();
+    EXPECT_EQ(test::receiveOutcome(clientEnd.get(), 5000), ECONNRESET);
+    running.join();
+    ASSERT_TRUE(outcome.has_value());
+    EXPECT_EQ(*outcome, RelayEnd::UpstreamReset);
+}
+
+TEST_F(RelayFixture, SlowReaderStopsTheRelayReadingSoMemoryStaysBounded) {
+    startRelay();
+    int sndbuf = 64 * 1024;
+    ::setsockopt(clientEnd.get(), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    int rcvbuf = 64 * 1024;
+    ::setsockopt(upstreamEnd.get(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    std::optional<LoopThread> running(std::in_place, loop);
+
+    // The upstream never reads. Push until the client's sends stall for half a second.
+    std::string chunk(16 * 1024, 'b');
+    std::uint64_t written = 0;
+    constexpr std::uint64_t kGiveUpAfter = 256ULL * 1024 * 1024;
+    while (written < kGiveUpAfter) {
+        ssize_t n =
+            ::send(clientEnd.get(), chunk.data(), chunk.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n > 0) {
+            written += static_cast<std::uint64_t>(n);
+            continue;
+        }
+        pollfd p{clientEnd.get(), POLLOUT, 0};
+        if (::poll(&p, 1, 500) == 0) {
+            break;
+        }
+    }
+    running.reset();  // stop the loop to look at the relay from this thread
+
+    EXPECT_LT(written, kGiveUpAfter) << "the sender never stalled: the relay kept reading";
+    EXPECT_LE(relay->bufferedBytes(), Relay::kBufferSize);
+    EXPECT_GT(relay->bufferedBytes(), 0u);
+
+    // Everything written so far still arrives, in order, once the reader catches up.
+    running.emplace(loop);
+    ::shutdown(clientEnd.get(), SHUT_WR);
+    std::string received = test::receiveUntilEof(upstreamEnd.get());
+    EXPECT_EQ(received.size(), written);
+    EXPECT_EQ(received.find_first_not_of('b'), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tplab
