@@ -30,6 +30,16 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app)};
 
+    std::string known;
+    bool isKnown = false;
+    for (const auto& command : commands) {
+        known += (known.empty() ? "" : ", ") + command.app->get_name();
+        isKnown = isKnown || (argc > 1 && command.app->get_name() == argv[1]);
+    }
+    if (argc > 1 && argv[1][0] != '-' && !isKnown) {
+        printError(std::string("unknown command '") + argv[1] + "' (commands: " + known + ")");
+        return kBadInput;
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {

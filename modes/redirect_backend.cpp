@@ -18,18 +18,27 @@ DestinationLookup RedirectBackend::recoverDestination(int acceptedFd, const Endp
     const bool v4 = client.isIpv4() || client.isV4Mapped();
     DestinationLookup lookup;
     lookup.method = v4 ? "SO_ORIGINAL_DST" : "IP6T_SO_ORIGINAL_DST";
+    const std::string call = "getsockopt(" + std::string(v4 ? "SOL_IP" : "SOL_IPV6") + ", " +
+                             std::string(lookup.method) + ", fd " + std::to_string(acceptedFd) +
+                             ")";
     auto answer = api_.originalDestination(acceptedFd, v4 ? SOL_IP : SOL_IPV6);
-    if (answer) {
-        lookup.destination = answer.value().unmapped();
+    if (!answer) {
+        lookup.failure = call + ": " + errnoText(answer.error());
+        if (answer.error() == ENOENT) {
+            lookup.notRedirected = true;
+            lookup.failure += " (no conntrack entry: the connection was not redirected)";
+        }
         return lookup;
     }
-    lookup.failure = "getsockopt(" + std::string(v4 ? "SOL_IP" : "SOL_IPV6") + ", " +
-                     std::string(lookup.method) + ", fd " + std::to_string(acceptedFd) +
-                     "): " + errnoText(answer.error());
-    if (answer.error() == ENOENT) {
+    if (answer.value() == client) {
+        // conntrack never saw the client's SYN (NOTRACK, say), but our own SYN-ACK created an
+        // entry in OUTPUT whose ORIGINAL direction runs from us to the client.
         lookup.notRedirected = true;
-        lookup.failure += " (no conntrack entry: the connection was not redirected)";
+        lookup.failure = call + " returned the client's own address " + client.toString() +
+                         " (conntrack saw only our replies: the connection was not redirected)";
+        return lookup;
     }
+    lookup.destination = answer.value().unmapped();
     return lookup;
 }
 

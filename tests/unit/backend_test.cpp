@@ -114,6 +114,17 @@ TEST(RedirectBackend, NoConntrackEntryMeansNotRedirected) {
     EXPECT_NE(lookup.failure.find("not redirected"), std::string::npos) << lookup.failure;
 }
 
+TEST(RedirectBackend, AnAnswerNamingTheClientItselfMeansNotRedirected) {
+    FakeSocketApi api;
+    api.originalDst = Endpoint::parse("192.0.2.2:4000");  // the tuple our SYN-ACK created
+    RedirectBackend backend(api);
+    auto lookup = backend.recoverDestination(7, Endpoint::parse("[::ffff:192.0.2.2]:4000"),
+                                             Endpoint::parse("[::ffff:192.0.2.1]:15001"));
+    EXPECT_FALSE(lookup.destination.has_value());
+    EXPECT_TRUE(lookup.notRedirected);
+    EXPECT_NE(lookup.failure.find("client's own address"), std::string::npos) << lookup.failure;
+}
+
 TEST(RedirectBackend, OtherLookupErrorsAreNotMistakenForNotRedirected) {
     FakeSocketApi api;
     api.originalDstError = ENOPROTOOPT;

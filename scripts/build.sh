@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds tplab (and its tests) into build/. CI=true turns warnings into errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+werror=OFF
+[ "${CI:-}" = "true" ] && werror=ON
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR="$werror" >/dev/null
+cmake --build build -j"$(nproc)"

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tplab needs to build, test and run its labs.
+# Idempotent: does nothing when everything is there (unless CI=true, which always asks apt).
+set -euo pipefail
+
+packages=(
+    # build
+    g++ cmake make pkg-config
+    libcli11-dev nlohmann-json3-dev libpcap-dev libgtest-dev libgmock-dev
+    # labs and tests: namespaces, rules, real clients and servers
+    iproute2 iptables nftables conntrack procps util-linux
+    curl socat python3 tcpdump
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: run as root (sudo $0)" >&2
+    exit 1
+fi
+
+missing=()
+for package in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" ||
+        missing+=("$package")
+done
+
+if [ "${#missing[@]}" -eq 0 ] && [ "${CI:-}" != "true" ]; then
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]:-${packages[*]}}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null

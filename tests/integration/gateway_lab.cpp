@@ -1,0 +1,117 @@
+// The server side, the rules of each mode, and the proxy, for the integration tests.
+#include "gateway_lab.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace tplab::test {
+
+GatewayLab::GatewayLab(const std::string& mode, Family family) : mode_(mode), family_(family) {
+    char dir[] = "/tmp/tplab-it-XXXXXX";
+    if (::mkdtemp(dir) == nullptr) {
+        throw std::runtime_error("mkdtemp failed");
+    }
+    workdir_ = dir;
+    net_ = std::make_unique<NetnsTopology>();
+    startServers();
+    applyRules();
+    startProxy();
+}
+
+GatewayLab::~GatewayLab() {
+    proxy_.stop();
+    echoServer_.stop();
+    httpServer_.stop();
+    net_.reset();
+    runShell("rm -rf " + workdir_);
+}
+
+void GatewayLab::startServers() {
+    runShell("mkdir -p " + workdir_ + "/www && head -c 4194304 /dev/urandom > " + blobPath() +
+             " && echo 'served by server' > " + workdir_ + "/www/index.html");
+    httpServer_ = net_->spawn(net_->server(),
+                              {"python3", "-m", "http.server", "--bind", "::", "--directory",
+                               workdir_ + "/www", std::to_string(kHttpPort)},
+                              workdir_ + "/http-server.log");
+    echoServer_ = net_->spawn(
+        net_->server(),
+        {"socat", "TCP-LISTEN:" + std::to_string(kEchoPort) + ",pf=ip6,ipv6only=0,fork,reuseaddr",
+         "EXEC:cat"},
+        workdir_ + "/echo-server.log");
+    if (!net_->waitListening(net_->server(), kHttpPort) ||
+        !net_->waitListening(net_->server(), kEchoPort)) {
+        throw std::runtime_error("servers did not start listening");
+    }
+}
+
+void GatewayLab::applyRules() {
+    const std::string iptables = family_ == Family::Ipv4 ? "iptables" : "ip6tables";
+    const std::string ports = std::to_string(kHttpPort) + "," + std::to_string(kEchoPort) + "," +
+                              std::to_string(kClosedPort);
+    const std::string& gw = net_->gateway();
+    if (mode_ == "redirect") {
+        net_->mustExec(gw, iptables +
+                               " -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports " +
+                               ports + " -j REDIRECT --to-ports " + std::to_string(kRedirectPort));
+        return;
+    }
+    const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
+    const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
+    net_->mustExec(
+        gw, iptables + " -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports " + ports +
+                " -j TPROXY --on-port " + std::to_string(kTproxyPort) + " --tproxy-mark 0x1/0x1");
+    net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
+    net_->mustExec(gw, ip + " route add local " + everything + " dev lo table 100");
+}
+
+void GatewayLab::startProxy() {
+    std::vector<std::string> argv = {
+        TPLAB_BINARY,      "proxy", "--mode", mode_, "--events", workdir_ + "/events.jsonl",
+        "--drain-timeout", "1",     "-v"};
+    if (mode_ == "redirect") {
+        argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(kRedirectPort)});
+    } else {
+        argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(kTproxyPort), "--listen",
+                                 "[::]:" + std::to_string(kTproxyPort)});
+    }
+    proxy_ = net_->spawn(net_->gateway(), argv, workdir_ + "/proxy.log");
+    if (!net_->waitListening(net_->gateway(), proxyPort())) {
+        throw std::runtime_error("tplab proxy did not start: " + proxyLog());
+    }
+}
+
+std::vector<nlohmann::json> GatewayLab::events(const std::string& type, std::size_t atLeast) const {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (true) {
+        std::vector<nlohmann::json> found;
+        std::ifstream in(workdir_ + "/events.jsonl");
+        for (std::string line; std::getline(in, line);) {
+            auto event = nlohmann::json::parse(line, nullptr, false);
+            if (!event.is_discarded() && (type.empty() || event["event"] == type)) {
+                found.push_back(event);
+            }
+        }
+        if (found.size() >= atLeast || std::chrono::steady_clock::now() > deadline) {
+            return found;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
+std::string GatewayLab::proxyLog() const {
+    std::ifstream in(workdir_ + "/proxy.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+std::string GatewayLab::sha256(const std::string& path) const {
+    auto result = runShell("sha256sum " + path);
+    return result.output.substr(0, 64);
+}
+
+}  // namespace tplab::test

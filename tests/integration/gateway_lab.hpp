@@ -1,0 +1,54 @@
+// Test support: the topology plus a server (python http.server on 80, a socat echo on 7000),
+// the interception rules for one mode in the gateway, and `tplab proxy` running there.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "netns_topology.hpp"
+#include "process.hpp"
+
+namespace tplab::test {
+
+inline constexpr int kHttpPort = 80;
+inline constexpr int kEchoPort = 7000;
+inline constexpr int kClosedPort = 81;  // intercepted, but nothing listens behind it
+inline constexpr int kRedirectPort = 15001;
+inline constexpr int kTproxyPort = 15002;
+
+class GatewayLab {
+  public:
+    // mode: "redirect" or "tproxy". Throws std::runtime_error naming a failed setup step.
+    GatewayLab(const std::string& mode, Family family);
+    ~GatewayLab();
+
+    NetnsTopology& net() { return *net_; }
+    const Addresses& addresses() const { return addressesFor(family_); }
+    const std::string& workdir() const { return workdir_; }
+    std::string blobPath() const { return workdir_ + "/www/blob.bin"; }
+    int proxyPort() const { return mode_ == "redirect" ? kRedirectPort : kTproxyPort; }
+
+    // The proxy's events so far, optionally only one type; waits up to 5 s for `atLeast`.
+    std::vector<nlohmann::json> events(const std::string& type, std::size_t atLeast = 0) const;
+    std::string proxyLog() const;
+    Process& proxy() { return proxy_; }
+    std::string sha256(const std::string& path) const;
+
+  private:
+    void startServers();
+    void applyRules();
+    void startProxy();
+
+    std::string mode_;
+    Family family_;
+    std::string workdir_;
+    std::unique_ptr<NetnsTopology> net_;
+    Process httpServer_;
+    Process echoServer_;
+    Process proxy_;
+};
+
+}  // namespace tplab::test
