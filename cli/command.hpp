@@ -18,5 +18,6 @@ struct Command {
 };
 
 Command setupProxyCommand(CLI::App& parent);
+Command setupCaptureCommand(CLI::App& parent);
 
 }  // namespace tplab

@@ -28,7 +28,8 @@ int main(int argc, char** argv) {
         "Docs: docs/concepts.md. Labs: labs/quickstart.sh."};
     app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
     app.require_subcommand(1);
-    std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app)};
+    std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app),
+                                            tplab::setupCaptureCommand(app)};
 
     std::string known;
     bool isKnown = false;
