@@ -31,7 +31,8 @@ CapturePoint CapturePoint::parse(std::string_view text) {
     std::string_view ns = colon == std::string_view::npos ? "" : text.substr(0, colon);
     std::string_view iface = colon == std::string_view::npos ? text : text.substr(colon + 1);
     if (iface.empty()) {
-        throw std::invalid_argument("'" + std::string(text) + "' names no interface (expected NS:IFACE)");
+        throw std::invalid_argument("'" + std::string(text) +
+                                    "' names no interface (expected NS:IFACE)");
     }
     if (iface.size() >= IFNAMSIZ) {
         throw std::invalid_argument("'" + std::string(text) + "': interface names have at most " +
@@ -48,7 +49,9 @@ CapturePoint CapturePoint::parse(std::string_view text) {
     return point;
 }
 
-std::string CapturePoint::label() const { return netns + ":" + interface; }
+std::string CapturePoint::label() const {
+    return netns + ":" + interface;
+}
 
 std::string CapturePoint::fileName() const {
     return (netns.empty() ? std::string("host") : netns) + "-" + interface + ".pcap";

@@ -7,7 +7,7 @@
 namespace tplab {
 
 struct CapturePoint {
-    std::string netns;      // a name under /run/netns, or "" for the namespace tplab runs in
+    std::string netns;  // a name under /run/netns, or "" for the namespace tplab runs in
     std::string interface;
 
     // "gateway:veth-c", or ":eth0" / "eth0" for the current namespace. Throws

@@ -92,11 +92,11 @@ void LiveCapture::capture(Slot& slot) {
         pcap_set_buffer_size(handle.get(), kBufferBytes);
         int status = pcap_activate(handle.get());
         if (status < 0) {
-            std::string why = status == PCAP_ERROR_NO_SUCH_DEVICE
-                                  ? "no such interface in namespace '" +
-                                        (point.netns.empty() ? std::string("(current)") : point.netns) + "'"
-                                  : std::string(pcap_statustostr(status)) + ": " +
-                                        pcap_geterr(handle.get());
+            std::string why =
+                status == PCAP_ERROR_NO_SUCH_DEVICE
+                    ? "no such interface in namespace '" +
+                          (point.netns.empty() ? std::string("(current)") : point.netns) + "'"
+                    : std::string(pcap_statustostr(status)) + ": " + pcap_geterr(handle.get());
             throw pcapFailure(point, "pcap_activate", why);
         }
         if (!options_.filter.empty()) {

@@ -20,8 +20,8 @@ namespace tplab {
 struct CaptureOptions {
     std::vector<CapturePoint> points;
     std::string outputDir = ".";
-    std::string filter;                   // BPF, as tcpdump takes it; "" captures everything
-    std::optional<std::uint64_t> count;   // stop a point after this many packets
+    std::string filter;                  // BPF, as tcpdump takes it; "" captures everything
+    std::optional<std::uint64_t> count;  // stop a point after this many packets
     int snaplen = 262144;
 };
 
@@ -34,7 +34,7 @@ struct PointResult {
 };
 
 class LiveCapture {
-public:
+  public:
     explicit LiveCapture(CaptureOptions options);
     ~LiveCapture();
     LiveCapture(const LiveCapture&) = delete;
@@ -49,7 +49,7 @@ public:
     [[nodiscard]] bool allStopped() const noexcept { return running_ == 0; }
     std::vector<PointResult> finish();
 
-private:
+  private:
     struct Slot {
         PointResult result;
         std::thread thread;

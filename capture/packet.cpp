@@ -17,7 +17,9 @@ constexpr std::uint16_t kEtherIpv4 = 0x0800;
 constexpr std::uint16_t kEtherIpv6 = 0x86DD;
 constexpr std::uint16_t kEtherVlan = 0x8100;
 
-std::uint16_t read16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+std::uint16_t read16(const std::uint8_t* p) {
+    return static_cast<std::uint16_t>(p[0] << 8 | p[1]);
+}
 std::uint32_t read32(const std::uint8_t* p) {
     return static_cast<std::uint32_t>(p[0]) << 24 | static_cast<std::uint32_t>(p[1]) << 16 |
            static_cast<std::uint32_t>(p[2]) << 8 | p[3];
@@ -47,7 +49,8 @@ std::optional<std::pair<std::size_t, std::uint16_t>> skipLinkLayer(int linkType,
     std::uint16_t etherType = 0;
     switch (linkType) {
         case DLT_EN10MB:
-            if (length < 14) return std::nullopt;
+            if (length < 14)
+                return std::nullopt;
             etherType = read16(data + 12);
             offset = 14;
             while (etherType == kEtherVlan && length >= offset + 4) {
@@ -56,19 +59,22 @@ std::optional<std::pair<std::size_t, std::uint16_t>> skipLinkLayer(int linkType,
             }
             break;
         case DLT_LINUX_SLL:
-            if (length < 16) return std::nullopt;
+            if (length < 16)
+                return std::nullopt;
             etherType = read16(data + 14);
             offset = 16;
             break;
         case DLT_LINUX_SLL2:
-            if (length < 20) return std::nullopt;
+            if (length < 20)
+                return std::nullopt;
             etherType = read16(data);
             offset = 20;
             break;
         case DLT_RAW:
         case DLT_IPV4:
         case DLT_IPV6:
-            if (length < 1) return std::nullopt;
+            if (length < 1)
+                return std::nullopt;
             etherType = (data[0] >> 4) == 6 ? kEtherIpv6 : kEtherIpv4;
             break;
         default:
@@ -105,16 +111,18 @@ void parseTransport(Packet& packet, std::uint8_t protocol, const std::uint8_t* p
         packet.payloadBytes = length;
     }
     packet.source = v6 ? makeIpv6(sourceAddress, sourcePort) : makeIpv4(sourceAddress, sourcePort);
-    packet.destination =
-        v6 ? makeIpv6(destinationAddress, destinationPort) : makeIpv4(destinationAddress, destinationPort);
+    packet.destination = v6 ? makeIpv6(destinationAddress, destinationPort)
+                            : makeIpv4(destinationAddress, destinationPort);
 }
 
 }  // namespace
 
 std::string tcpFlagsText(std::uint8_t flags) {
-    static const std::pair<std::uint8_t, const char*> names[] = {
-        {tcp_flag::kSyn, "SYN"}, {tcp_flag::kFin, "FIN"}, {tcp_flag::kRst, "RST"},
-        {tcp_flag::kPsh, "PSH"}, {tcp_flag::kAck, "ACK"}};
+    static const std::pair<std::uint8_t, const char*> names[] = {{tcp_flag::kSyn, "SYN"},
+                                                                 {tcp_flag::kFin, "FIN"},
+                                                                 {tcp_flag::kRst, "RST"},
+                                                                 {tcp_flag::kPsh, "PSH"},
+                                                                 {tcp_flag::kAck, "ACK"}};
     std::string text;
     for (const auto& [bit, name] : names) {
         if (flags & bit) {
@@ -135,15 +143,18 @@ std::optional<Packet> parsePacket(int linkType, const std::uint8_t* data, std::s
     Packet packet;
     packet.time = time;
     if (link->second == kEtherIpv4) {
-        if (available < 20 || (ip[0] >> 4) != 4) return std::nullopt;
+        if (available < 20 || (ip[0] >> 4) != 4)
+            return std::nullopt;
         std::size_t headerLength = static_cast<std::size_t>(ip[0] & 0x0F) * 4;
         std::size_t total = std::min<std::size_t>(read16(ip + 2), available);
-        if (headerLength < 20 || total < headerLength) return std::nullopt;
+        if (headerLength < 20 || total < headerLength)
+            return std::nullopt;
         parseTransport(packet, ip[9], ip + headerLength, total - headerLength, false, ip + 12,
                        ip + 16);
         return packet;
     }
-    if (available < 40 || (ip[0] >> 4) != 6) return std::nullopt;
+    if (available < 40 || (ip[0] >> 4) != 6)
+        return std::nullopt;
     std::size_t total = std::min<std::size_t>(40 + read16(ip + 4), available);
     std::uint8_t next = ip[6];
     std::size_t offset = 40;
@@ -153,7 +164,8 @@ std::optional<Packet> parsePacket(int linkType, const std::uint8_t* data, std::s
         next = ip[offset];
         offset += extension;
     }
-    if (offset > total) return std::nullopt;
+    if (offset > total)
+        return std::nullopt;
     parseTransport(packet, next, ip + offset, total - offset, true, ip + 8, ip + 24);
     return packet;
 }
@@ -169,8 +181,8 @@ std::vector<Packet> readPcapFile(const std::string& path) {
     pcap_pkthdr* header = nullptr;
     const u_char* data = nullptr;
     while (pcap_next_ex(handle.get(), &header, &data) == 1) {
-        double time = static_cast<double>(header->ts.tv_sec) +
-                      static_cast<double>(header->ts.tv_usec) / 1e6;
+        double time =
+            static_cast<double>(header->ts.tv_sec) + static_cast<double>(header->ts.tv_usec) / 1e6;
         if (auto packet = parsePacket(linkType, data, header->caplen, time)) {
             packets.push_back(*packet);
         }

@@ -24,7 +24,7 @@ inline constexpr std::uint8_t kAck = 0x10;
 struct Packet {
     double time = 0;  // seconds since the epoch, microsecond precision
     Transport transport = Transport::Other;
-    Endpoint source;       // port 0 unless TCP or UDP
+    Endpoint source;  // port 0 unless TCP or UDP
     Endpoint destination;
     std::uint8_t tcpFlags = 0;
     std::uint32_t sequence = 0;

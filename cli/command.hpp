@@ -19,5 +19,6 @@ struct Command {
 
 Command setupProxyCommand(CLI::App& parent);
 Command setupCaptureCommand(CLI::App& parent);
+Command setupReportCommand(CLI::App& parent);
 
 }  // namespace tplab

@@ -6,10 +6,6 @@
 
 #include "command.hpp"
 
-#ifndef TPLAB_VERSION
-#define TPLAB_VERSION "unknown"
-#endif
-
 namespace {
 
 constexpr int kSetupFailure = 1;
@@ -29,7 +25,8 @@ int main(int argc, char** argv) {
     app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
     app.require_subcommand(1);
     std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app),
-                                            tplab::setupCaptureCommand(app)};
+                                            tplab::setupCaptureCommand(app),
+                                            tplab::setupReportCommand(app)};
 
     std::string known;
     bool isKnown = false;

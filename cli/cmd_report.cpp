@@ -1,0 +1,74 @@
+// `tplab report`: the hop-by-hop report of one or more lab runs, as text, JSON and HTML.
+#include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "flow_analysis.hpp"
+#include "result.hpp"
+#include "text_report.hpp"
+
+namespace tplab {
+namespace {
+
+struct ReportCommandOptions {
+    std::vector<std::string> runs;
+    std::string jsonPath;
+    std::string textPath;
+    bool quiet = false;
+};
+
+void writeFile(const std::string& path, const std::string& content) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out) {
+        throw setupError(errno ? errno : EIO, "write(" + path + ")");
+    }
+}
+
+int runReport(const ReportCommandOptions& cli) {
+    std::vector<RunRecords> runs;
+    for (const auto& directory : cli.runs) {
+        runs.push_back(loadRunRecords(directory));
+    }
+    auto report = buildReport(runs);
+    std::string text = renderTextReport(report);
+    if (!cli.quiet) {
+        std::fputs(text.c_str(), stdout);
+    }
+    if (!cli.textPath.empty()) {
+        writeFile(cli.textPath, text);
+    }
+    if (!cli.jsonPath.empty()) {
+        writeFile(cli.jsonPath, report.dump(2) + "\n");
+    }
+    return 0;
+}
+
+}  // namespace
+
+Command setupReportCommand(CLI::App& parent) {
+    auto cli = std::make_shared<ReportCommandOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "report",
+        "Build the hop-by-hop report of lab runs: per TCP flow, the 5-tuple seen at each capture\n"
+        "point in path order (what changed is flagged) and the gateway's internals (accepted\n"
+        "socket, recovered destination, NAT mapping, matching rules). One RUNDIR per mode, as the\n"
+        "labs write them (meta.json, pcaps, events.jsonl, conntrack.txt, sockets.txt, rules.txt).\n"
+        "See docs/report.md.");
+    app->add_option("runs", cli->runs, "Run directories, one column each")
+        ->required()
+        ->check(CLI::ExistingDirectory)
+        ->type_name("RUNDIR...");
+    app->add_option("--json", cli->jsonPath, "Also write the report model as JSON to FILE")
+        ->type_name("FILE");
+    app->add_option("--text", cli->textPath, "Also write the text report to FILE")
+        ->type_name("FILE");
+    app->add_flag("-q,--quiet", cli->quiet, "Do not print the text report");
+    return Command{app, [cli] { return runReport(*cli); }};
+}
+
+}  // namespace tplab

@@ -1,0 +1,36 @@
+// What a lab recorded for one mode (a "run directory"): meta.json, one .pcap per capture
+// point, the proxy's events, and the gateway's conntrack, socket and rule snapshots.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "packet.hpp"
+
+namespace tplab {
+
+struct RecordedPoint {
+    std::string label;  // "gateway:veth-c"
+    std::string file;
+    std::vector<std::string> between;  // the two lanes this wire joins, client side first
+    std::vector<Packet> packets;
+};
+
+struct RunRecords {
+    std::string directory;
+    nlohmann::ordered_json meta;
+    std::vector<std::string> lanes;
+    std::vector<RecordedPoint> points;  // in path order, client first
+    std::vector<nlohmann::ordered_json> events;
+    std::vector<std::string> conntrackLines;
+    std::vector<std::string> socketLines;
+    std::vector<std::string> ruleLines;
+};
+
+// Reads a run directory. Missing optional files (events, conntrack, sockets, rules) leave
+// their parts empty; a missing or malformed meta.json or pcap throws std::runtime_error.
+RunRecords loadRunRecords(const std::string& directory);
+
+}  // namespace tplab
