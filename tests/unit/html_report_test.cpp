@@ -23,16 +23,19 @@ std::size_t countOf(const std::string& text, const std::string& needle) {
 }
 
 Json hop(const char* point, const char* source, const char* destination, bool sourceChanged) {
-    return {{"point", point},           {"seen", true},
-            {"source", source},         {"destination", destination},
-            {"packets", 10},            {"source_changed", sourceChanged},
+    return {{"point", point},
+            {"seen", true},
+            {"source", source},
+            {"destination", destination},
+            {"packets", 10},
+            {"source_changed", sourceChanged},
             {"destination_changed", false}};
 }
 
 Json packet(double timeMs, const char* from, const char* to, const char* flags, int payload) {
-    return {{"time_ms", timeMs},       {"point", "client:eth0"},  {"from", from},
-            {"to", to},                {"source", "192.0.2.2:41778"},
-            {"destination", "198.51.100.2:80"}, {"flags", flags}, {"payload", payload}};
+    return {{"time_ms", timeMs}, {"point", "client:eth0"},      {"from", from},
+            {"to", to},          {"source", "192.0.2.2:41778"}, {"destination", "198.51.100.2:80"},
+            {"flags", flags},    {"payload", payload}};
 }
 
 // One run shaped like `tplab report` output for the compare lab.
@@ -63,26 +66,27 @@ Json makeRun(const char* name, const char* title, const char* acceptedLocal,
                                 packet(0.3, "client", "gateway", "PSH,ACK", 78),
                                 packet(0.4, "gateway", "server", "FIN,ACK", 0),
                                 packet(0.5, "server", "gateway", "RST", 0)})}};
-    return {{"name", name},
-            {"title", title},
-            {"lab", "compare"},
-            {"mode", name},
-            {"family", "ipv4"},
-            {"lanes", Json::array({"client", "gateway", "server"})},
-            {"points", Json::array({{{"label", "client:eth0"}, {"between", {"client", "gateway"}}}})},
-            {"flows", Json::array({flow})}};
+    return {
+        {"name", name},
+        {"title", title},
+        {"lab", "compare"},
+        {"mode", name},
+        {"family", "ipv4"},
+        {"lanes", Json::array({"client", "gateway", "server"})},
+        {"points", Json::array({{{"label", "client:eth0"}, {"between", {"client", "gateway"}}}})},
+        {"flows", Json::array({flow})}};
 }
 
 Json twoRunReport() {
     return {{"tool", "tplab report"},
             {"version", "0.1.0"},
             {"generated", "2026-11-25T05:00:00Z"},
-            {"runs", Json::array({makeRun("redirect", "REDIRECT (nat table)", "192.0.2.1:15001",
-                                          "SO_ORIGINAL_DST", true,
-                                          "-t nat -A PREROUTING -j REDIRECT --to-ports 15001"),
-                                  makeRun("tproxy", "TPROXY (mangle table)", "198.51.100.2:80",
-                                          "getsockname", false,
-                                          "-t mangle -A PREROUTING -j TPROXY --on-port 15002")})}};
+            {"runs",
+             Json::array(
+                 {makeRun("redirect", "REDIRECT (nat table)", "192.0.2.1:15001", "SO_ORIGINAL_DST",
+                          true, "-t nat -A PREROUTING -j REDIRECT --to-ports 15001"),
+                  makeRun("tproxy", "TPROXY (mangle table)", "198.51.100.2:80", "getsockname",
+                          false, "-t mangle -A PREROUTING -j TPROXY --on-port 15002")})}};
 }
 
 Json oneRunReport(Json run) {
@@ -122,8 +126,8 @@ TEST(HtmlReport, LadderLabelsEveryLaneEvenWithFourLanes) {
 TEST(HtmlReport, ShowsTheAddressesAndInternalsOfEachFlow) {
     std::string html = renderHtmlReport(twoRunReport());
     for (const char* text : {"192.0.2.2:41778", "198.51.100.2:80", "198.51.100.1:37086",
-                             "192.0.2.1:15001", "SO_ORIGINAL_DST", "getsockname",
-                             "TIME_WAIT", "--to-ports 15001", "--on-port 15002", "ESTAB 0 0"}) {
+                             "192.0.2.1:15001", "SO_ORIGINAL_DST", "getsockname", "TIME_WAIT",
+                             "--to-ports 15001", "--on-port 15002", "ESTAB 0 0"}) {
         EXPECT_NE(html.find(text), std::string::npos) << text;
     }
     EXPECT_EQ(countOf(html, "<td class=\"changed\">"), 2u) << "one changed source per run";
@@ -140,8 +144,8 @@ TEST(HtmlReport, LadderArrowsAreColouredByTheirFlagsAndShowPayload) {
 }
 
 TEST(HtmlReport, EscapesRuleTextTitlesAndAddresses) {
-    Json run = makeRun("evil", "<b>bold</b> & co", "[2001:db8:1::1]:15001", "SO_ORIGINAL_DST",
-                       true, "-m comment --comment \"<script>alert(1)</script>\" -j REDIRECT");
+    Json run = makeRun("evil", "<b>bold</b> & co", "[2001:db8:1::1]:15001", "SO_ORIGINAL_DST", true,
+                       "-m comment --comment \"<script>alert(1)</script>\" -j REDIRECT");
     run["lanes"][0] = "cli\"ent<";
     std::string html = renderHtmlReport(oneRunReport(run));
     EXPECT_NE(html.find("--comment &quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;"),
@@ -165,8 +169,10 @@ TEST(HtmlReport, RunWithZeroFlowsSaysSoAndDrawsNoLadder) {
 
 TEST(HtmlReport, UnseenHopIsGreyedOut) {
     Json run = makeRun("direct", "direct", "x", "y", false, "r");
-    run["flows"][0]["hops"][1] = {{"point", "gateway:veth-c"}, {"seen", false},
-                                  {"source", nullptr},         {"destination", nullptr},
+    run["flows"][0]["hops"][1] = {{"point", "gateway:veth-c"},
+                                  {"seen", false},
+                                  {"source", nullptr},
+                                  {"destination", nullptr},
                                   {"packets", 0}};
     std::string html;
     ASSERT_NO_THROW(html = renderHtmlReport(oneRunReport(run)));
@@ -177,8 +183,8 @@ TEST(HtmlReport, UnseenHopIsGreyedOut) {
 TEST(HtmlReport, NullInternalsShowADashInsteadOfFailing) {
     Json run = makeRun("direct", "direct (no proxy)", "x", "y", false, "r");
     Json& internals = run["flows"][0]["internals"];
-    for (const char* key : {"accepted_local", "original_dst", "recovered_by", "upstream_local",
-                            "socket", "nat"}) {
+    for (const char* key :
+         {"accepted_local", "original_dst", "recovered_by", "upstream_local", "socket", "nat"}) {
         internals[key] = nullptr;
     }
     internals["rules"] = Json::array();
@@ -215,8 +221,9 @@ TEST(HtmlReport, MalformedModelsRenderAPageInsteadOfThrowing) {
     for (const Json& model :
          {Json::object(), Json(nullptr), Json{{"runs", "not an array"}},
           Json{{"runs", Json::array({Json::object(), Json(42)})}},
-          Json{{"runs", Json::array({{{"flows", Json::array({{{"hops", nullptr},
-                                                              {"ladder", Json::array({1, 2})}}})}}})}}}) {
+          Json{{"runs",
+                Json::array({{{"flows", Json::array({{{"hops", nullptr},
+                                                      {"ladder", Json::array({1, 2})}}})}}})}}}) {
         std::string html;
         ASSERT_NO_THROW(html = renderHtmlReport(model)) << model.dump();
         EXPECT_NE(html.find("</html>"), std::string::npos);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Interrupts a lab half-way with SIGINT (as Ctrl-C does) and checks it left nothing behind:
+# no namespace of its prefix, no process that ran in them, no rule (rules die with the namespaces).
+# Usage: interrupt_cleanup.sh LAB_SCRIPT DELAY_SECONDS. Exit 0 pass, 1 fail, 4 skip.
+set -euo pipefail
+
+lab=$1
+delay=$2
+prefix="tplint$$"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "SKIP: needs root to create network namespaces"
+    exit 4
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# A job started with & from a non-interactive shell ignores SIGINT, and bash cannot un-ignore a
+# signal it inherited ignored: python resets it to the default before exec'ing the lab, so the
+# lab sees SIGINT exactly as it would from Ctrl-C.
+LAB_PREFIX=$prefix setsid python3 -c '
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execvp(sys.argv[1], sys.argv[1:])' "$lab" >"$log" 2>&1 &
+lab_pid=$!
+
+sleep "$delay"
+pids_inside=""
+for ns in $(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 {print $1}'); do
+    pids_inside+=" $(ip netns pids "$ns" | tr '\n' ' ')"
+done
+if ! kill -0 "$lab_pid" 2>/dev/null; then
+    echo "FAIL: $lab finished before ${delay}s; choose a shorter delay"
+    cat "$log"
+    exit 1
+fi
+kill -INT "$lab_pid"
+
+status=0
+for _ in $(seq 1 200); do
+    kill -0 "$lab_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if kill -0 "$lab_pid" 2>/dev/null; then
+    echo "FAIL: $lab still running 20 s after SIGINT"
+    kill -KILL "$lab_pid"
+    status=1
+fi
+wait "$lab_pid" || code=$?
+echo "lab exited with ${code:-0} after SIGINT at ${delay}s"
+
+left_ns=$(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 {print $1}')
+if [ -n "$left_ns" ]; then
+    echo "FAIL: namespaces left behind: $left_ns"
+    for ns in $left_ns; do ip netns pids "$ns" | xargs -r kill -9; ip netns del "$ns"; done
+    status=1
+fi
+for pid in $pids_inside; do
+    if kill -0 "$pid" 2>/dev/null; then
+        echo "FAIL: process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline")) survived the lab"
+        kill -9 "$pid" 2>/dev/null || true
+        status=1
+    fi
+done
+if [ "${code:-0}" -eq 0 ]; then
+    echo "FAIL: an interrupted lab must not exit 0"
+    status=1
+fi
+if [ "$status" -eq 0 ]; then
+    echo "PASS: $lab interrupted at ${delay}s left no namespace and no process (${pids_inside:+$(echo $pids_inside | wc -w) checked})"
+else
+    tail -20 "$log"
+fi
+exit "$status"
