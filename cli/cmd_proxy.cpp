@@ -20,6 +20,7 @@ struct ProxyCommandOptions {
     std::vector<std::string> listen;
     std::string events;
     std::uint32_t mark = 0;
+    bool spoofSource = false;
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
@@ -50,6 +51,7 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
     if (markGiven) {
         options.session.mark = cli.mark;
     }
+    options.session.spoofSource = cli.spoofSource;
     options.session.connectTimeout = seconds(cli.connectTimeout);
     options.session.idleTimeout = seconds(cli.idleTimeout);
     options.maxConnections = cli.maxConnections;
@@ -103,6 +105,10 @@ Command setupProxyCommand(CLI::App& parent) {
     auto* mark = app->add_option("--mark", cli->mark,
                                  "Set SO_MARK on upstream sockets so rules can exempt the proxy's "
                                  "own traffic (needs CAP_NET_ADMIN)");
+    app->add_flag("--spoof-source", cli->spoofSource,
+                  "Full transparency: upstream sockets bind the client's address "
+                  "(IP_TRANSPARENT), so the server sees the client; needs the return-path "
+                  "rules of docs/full-transparency.md and CAP_NET_ADMIN");
     app->add_option("--connect-timeout", cli->connectTimeout,
                     "Seconds to wait for the upstream connect; then the client is reset")
         ->check(CLI::PositiveNumber)

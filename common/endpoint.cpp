@@ -139,6 +139,16 @@ Endpoint Endpoint::unmapped() const {
     return result;
 }
 
+Endpoint Endpoint::withPort(std::uint16_t port) const {
+    Endpoint result = *this;
+    if (isIpv4()) {
+        reinterpret_cast<sockaddr_in*>(&result.storage_)->sin_port = htons(port);
+    } else if (isIpv6()) {
+        reinterpret_cast<sockaddr_in6*>(&result.storage_)->sin6_port = htons(port);
+    }
+    return result;
+}
+
 bool Endpoint::sameAddress(const Endpoint& other) const noexcept {
     Endpoint a = unmapped();
     Endpoint b = other.unmapped();

@@ -30,6 +30,7 @@ class Endpoint {
     [[nodiscard]] bool isV4Mapped() const noexcept;
     // The plain IPv4 endpoint behind an IPv4-mapped one; any other endpoint is returned as is.
     [[nodiscard]] Endpoint unmapped() const;
+    [[nodiscard]] Endpoint withPort(std::uint16_t port) const;
     [[nodiscard]] bool sameAddress(const Endpoint& other) const noexcept;
 
     [[nodiscard]] const sockaddr* sockaddrPtr() const noexcept {

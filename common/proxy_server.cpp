@@ -28,14 +28,7 @@ bool isLocalAddress(const Endpoint& address) {
     if (!probe) {
         return false;
     }
-    Endpoint anyPort = address;
-    auto* raw = const_cast<sockaddr*>(anyPort.sockaddrPtr());
-    if (anyPort.isIpv4()) {
-        reinterpret_cast<sockaddr_in*>(raw)->sin_port = 0;
-    } else {
-        reinterpret_cast<sockaddr_in6*>(raw)->sin6_port = 0;
-    }
-    return sys::bindTo(probe.value().get(), anyPort).ok();
+    return sys::bindTo(probe.value().get(), address.withPort(0)).ok();
 }
 
 }  // namespace
@@ -47,25 +40,34 @@ ProxyServer::~ProxyServer() {
     closeListeners();
 }
 
-void ProxyServer::checkMarkAllowed() {
-    if (!options_.session.mark) {
+// Fails at start, with the reason, rather than on every connection later.
+void ProxyServer::checkPrivilegedOptionsAllowed() {
+    if (!options_.session.mark && !options_.session.spoofSource) {
         return;
     }
     auto probe = sys::openSocket(AF_INET, SOCK_STREAM);
     if (!probe) {
         throw setupError(probe.error(), "socket(AF_INET, SOCK_STREAM)");
     }
-    auto status = sys::setIntOption(probe.value().get(), SOL_SOCKET, SO_MARK,
-                                    static_cast<int>(*options_.session.mark));
-    if (!status) {
-        throw setupError(status.error(), "setsockopt(SO_MARK, " +
-                                             std::to_string(*options_.session.mark) +
-                                             ") (--mark needs CAP_NET_ADMIN)");
+    if (const auto& mark = options_.session.mark) {
+        auto status =
+            sys::setIntOption(probe.value().get(), SOL_SOCKET, SO_MARK, static_cast<int>(*mark));
+        if (!status) {
+            throw setupError(status.error(), "setsockopt(SO_MARK, " + std::to_string(*mark) +
+                                                 ") (--mark needs CAP_NET_ADMIN)");
+        }
+    }
+    if (options_.session.spoofSource) {
+        auto status = sys::setIntOption(probe.value().get(), SOL_IP, IP_TRANSPARENT, 1);
+        if (!status) {
+            throw setupError(status.error(),
+                             "setsockopt(IP_TRANSPARENT, 1) (--spoof-source needs CAP_NET_ADMIN)");
+        }
     }
 }
 
 void ProxyServer::start() {
-    checkMarkAllowed();
+    checkPrivilegedOptionsAllowed();
     for (const auto& address : options_.listen) {
         ListenerOptions listenerOptions;
         if (address.isIpv6() && address.isWildcard()) {
@@ -228,16 +230,22 @@ bool ProxyServer::isOwnListener(const Endpoint& destination) {
     return false;
 }
 
-bool ProxyServer::isOwnUpstream(const Endpoint& client) const {
-    return upstreamLocals_.count(client.toString()) > 0;
+namespace {
+std::string pairKey(const Endpoint& local, const Endpoint& peer) {
+    return local.unmapped().toString() + ">" + peer.unmapped().toString();
+}
+}  // namespace
+
+bool ProxyServer::isOwnUpstream(const Endpoint& client, const Endpoint& destination) const {
+    return upstreamPairs_.count(pairKey(client, destination)) > 0;
 }
 
-void ProxyServer::upstreamOpened(const Endpoint& local) {
-    upstreamLocals_.insert(local.toString());
+void ProxyServer::upstreamOpened(const Endpoint& local, const Endpoint& peer) {
+    upstreamPairs_.insert(pairKey(local, peer));
 }
 
-void ProxyServer::upstreamClosed(const Endpoint& local) {
-    upstreamLocals_.erase(local.toString());
+void ProxyServer::upstreamClosed(const Endpoint& local, const Endpoint& peer) {
+    upstreamPairs_.erase(pairKey(local, peer));
 }
 
 void ProxyServer::sessionClosed(Session& session, CloseReason reason,

@@ -46,9 +46,9 @@ class ProxyServer final : public SessionHost {
     EventSink& events() override { return events_; }
     const SessionSettings& settings() const override { return options_.session; }
     bool isOwnListener(const Endpoint& destination) override;
-    bool isOwnUpstream(const Endpoint& client) const override;
-    void upstreamOpened(const Endpoint& local) override;
-    void upstreamClosed(const Endpoint& local) override;
+    bool isOwnUpstream(const Endpoint& client, const Endpoint& destination) const override;
+    void upstreamOpened(const Endpoint& local, const Endpoint& peer) override;
+    void upstreamClosed(const Endpoint& local, const Endpoint& peer) override;
     void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                        std::uint64_t upstreamToClient) override;
 
@@ -61,7 +61,7 @@ class ProxyServer final : public SessionHost {
         void onEvents(std::uint32_t /*events*/) override { server->acceptAll(*this); }
     };
 
-    void checkMarkAllowed();
+    void checkPrivilegedOptionsAllowed();
     void acceptAll(Listener& listener);
     void pauseAccepting();
     void resumeAccepting();
@@ -76,7 +76,7 @@ class ProxyServer final : public SessionHost {
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
     std::vector<std::unique_ptr<Session>> retired_;
-    std::unordered_set<std::string> upstreamLocals_;
+    std::unordered_set<std::string> upstreamPairs_;  // "local>peer" of each open upstream
     std::uint64_t nextId_ = 1;
     bool draining_ = false;
     bool acceptPaused_ = false;

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include "log.hpp"
+#include "spoof_source.hpp"
 
 namespace tplab {
 namespace {
@@ -49,7 +50,7 @@ void Session::start() {
         return;
     }
     destination_ = lookup.destination->unmapped();
-    if (host_.isOwnUpstream(clientAddress_)) {
+    if (host_.isOwnUpstream(clientAddress_, destination_)) {
         refuse(CloseReason::LoopRefused, "client " + clientAddress_.toString() +
                                              " is this proxy's own upstream connection, "
                                              "intercepted again (exempt it with --mark)");
@@ -80,12 +81,22 @@ void Session::connectUpstream(const Endpoint& destination) {
             return;
         }
     }
+    if (host_.settings().spoofSource) {
+        if (auto bound = bindToClientAddress(upstream_.get(), clientAddress_, destination);
+            !bound) {
+            upstream_.reset();
+            refuse(CloseReason::ConnectFailed,
+                   "bind(" + clientAddress_.addressString() +
+                       ") for --spoof-source: " + errnoText(bound.error()));
+            return;
+        }
+    }
     auto status = sys::connectTo(upstream_.get(), destination);
     // The source port is chosen by connect() itself. Record it now: if rules intercept this very
     // connection again, its SYN reaches our listener before the connect completes.
     if (auto local = sys::localAddress(upstream_.get()); local && local.value().port() != 0) {
         upstreamLocal_ = local.value();
-        host_.upstreamOpened(upstreamLocal_);
+        host_.upstreamOpened(upstreamLocal_, destination);
     }
     if (status.ok()) {
         onConnected();
@@ -225,7 +236,7 @@ void Session::finish(CloseReason reason, const std::string& detail) {
         timer_.reset();
     }
     if (upstreamLocal_.family() != AF_UNSPEC) {
-        host_.upstreamClosed(upstreamLocal_);
+        host_.upstreamClosed(upstreamLocal_, destination_);
     }
     std::uint64_t toUpstream = relay_ ? relay_->bytesClientToUpstream() : 0;
     std::uint64_t toClient = relay_ ? relay_->bytesUpstreamToClient() : 0;

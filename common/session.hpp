@@ -18,6 +18,7 @@ namespace tplab {
 
 struct SessionSettings {
     std::optional<std::uint32_t> mark;  // SO_MARK for upstream sockets
+    bool spoofSource = false;           // upstream binds the client's address (IP_TRANSPARENT)
     Clock::duration connectTimeout = std::chrono::seconds(5);
     Clock::duration idleTimeout = std::chrono::seconds(300);  // zero: never
 };
@@ -34,10 +35,12 @@ class SessionHost {
     virtual const SessionSettings& settings() const = 0;
     // Loop guard: is this destination one of the proxy's own listeners?
     virtual bool isOwnListener(const Endpoint& destination) = 0;
-    // Loop guard: is this client one of the proxy's own upstream connections, intercepted again?
-    virtual bool isOwnUpstream(const Endpoint& client) const = 0;
-    virtual void upstreamOpened(const Endpoint& local) = 0;
-    virtual void upstreamClosed(const Endpoint& local) = 0;
+    // Loop guard: is this connection (client -> destination) one of the proxy's own upstream
+    // connections, intercepted again? The whole pair is compared: with --spoof-source an upstream
+    // shares the client's address.
+    virtual bool isOwnUpstream(const Endpoint& client, const Endpoint& destination) const = 0;
+    virtual void upstreamOpened(const Endpoint& local, const Endpoint& peer) = 0;
+    virtual void upstreamClosed(const Endpoint& local, const Endpoint& peer) = 0;
     virtual void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                                std::uint64_t upstreamToClient) = 0;
 };

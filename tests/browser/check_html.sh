@@ -177,7 +177,8 @@ main() {
 
     check_dom
     check_screenshot
-    echo "PASS: check_html: $1 rendered (data-rendered=ok, no console errors); screenshot $png_out: $png_summary"
+    echo "PASS: check_html: $1 rendered (data-rendered=ok, no console errors);" \
+        "screenshot $png_out: $png_summary"
 }
 
 main "$@"

@@ -10,7 +10,8 @@
 
 namespace tplab::test {
 
-GatewayLab::GatewayLab(const std::string& mode, Family family) : mode_(mode), family_(family) {
+GatewayLab::GatewayLab(const std::string& mode, Family family, bool spoofSource)
+    : mode_(mode), family_(family), spoofSource_(spoofSource) {
     char dir[] = "/tmp/tplab-it-XXXXXX";
     if (::mkdtemp(dir) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
@@ -50,28 +51,40 @@ void GatewayLab::startServers() {
 
 void GatewayLab::applyRules() {
     const std::string iptables = family_ == Family::Ipv4 ? "iptables" : "ip6tables";
+    const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
+    const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
     const std::string ports = std::to_string(kHttpPort) + "," + std::to_string(kEchoPort) + "," +
                               std::to_string(kClosedPort);
     const std::string& gw = net_->gateway();
+    if (mode_ == "tproxy" || spoofSource_) {
+        net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
+        net_->mustExec(gw, ip + " route add local " + everything + " dev lo table 100");
+    }
+    if (spoofSource_) {
+        // The server answers the client's address: deliver that to our transparent socket.
+        net_->mustExec(gw, iptables +
+                               " -t mangle -A PREROUTING -i veth-s -p tcp -m socket --transparent"
+                               " -j MARK --set-mark 0x1/0x1");
+    }
     if (mode_ == "redirect") {
         net_->mustExec(gw, iptables +
                                " -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports " +
                                ports + " -j REDIRECT --to-ports " + std::to_string(kRedirectPort));
-        return;
+    } else {
+        net_->mustExec(gw, iptables +
+                               " -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports " +
+                               ports + " -j TPROXY --on-port " + std::to_string(kTproxyPort) +
+                               " --tproxy-mark 0x1/0x1");
     }
-    const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
-    const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
-    net_->mustExec(
-        gw, iptables + " -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports " + ports +
-                " -j TPROXY --on-port " + std::to_string(kTproxyPort) + " --tproxy-mark 0x1/0x1");
-    net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
-    net_->mustExec(gw, ip + " route add local " + everything + " dev lo table 100");
 }
 
 void GatewayLab::startProxy() {
     std::vector<std::string> argv = {
         TPLAB_BINARY,      "proxy", "--mode", mode_, "--events", workdir_ + "/events.jsonl",
         "--drain-timeout", "1",     "-v"};
+    if (spoofSource_) {
+        argv.push_back("--spoof-source");
+    }
     if (mode_ == "redirect") {
         argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(kRedirectPort)});
     } else {
@@ -107,6 +120,10 @@ std::string GatewayLab::proxyLog() const {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+std::string GatewayLab::httpServerLog() const {
+    return runShell("cat " + workdir_ + "/http-server.log").output;
 }
 
 std::string GatewayLab::sha256(const std::string& path) const {

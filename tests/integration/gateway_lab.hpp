@@ -21,8 +21,10 @@ inline constexpr int kTproxyPort = 15002;
 
 class GatewayLab {
   public:
-    // mode: "redirect" or "tproxy". Throws std::runtime_error naming a failed setup step.
-    GatewayLab(const std::string& mode, Family family);
+    // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
+    // upstream and the gateway gets the return-path rule. Throws std::runtime_error naming a
+    // failed setup step.
+    GatewayLab(const std::string& mode, Family family, bool spoofSource = false);
     ~GatewayLab();
 
     NetnsTopology& net() { return *net_; }
@@ -34,6 +36,7 @@ class GatewayLab {
     // The proxy's events so far, optionally only one type; waits up to 5 s for `atLeast`.
     std::vector<nlohmann::json> events(const std::string& type, std::size_t atLeast = 0) const;
     std::string proxyLog() const;
+    std::string httpServerLog() const;
     Process& proxy() { return proxy_; }
     std::string sha256(const std::string& path) const;
 
@@ -44,6 +47,7 @@ class GatewayLab {
 
     std::string mode_;
     Family family_;
+    bool spoofSource_;
     std::string workdir_;
     std::unique_ptr<NetnsTopology> net_;
     Process httpServer_;

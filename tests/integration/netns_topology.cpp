@@ -52,6 +52,10 @@ NetnsTopology::NetnsTopology()
         }
         created_.push_back(ns);
         mustExec(ns, "ip link set lo up");
+        // No duplicate address detection: link-local addresses would stay tentative for about
+        // a second, and the first IPv6 connection would wait for neighbour discovery.
+        mustExec(ns,
+                 "sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0");
     }
     mustExec(gateway_, "ip link add veth-c type veth peer name eth0 netns " + client_);
     mustExec(gateway_, "ip link add veth-s type veth peer name eth0 netns " + server_);

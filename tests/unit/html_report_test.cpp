@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstddef>
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -194,6 +195,21 @@ TEST(HtmlReport, NullInternalsShowADashInsteadOfFailing) {
     EXPECT_NE(html.find("none matched"), std::string::npos);
 }
 
+TEST(HtmlReport, NatCellSaysWhetherConntrackTrackedTheFlowAndShowsLookupErrors) {
+    Json run = makeRun("dnat", "dnat", "x", "SO_ORIGINAL_DST", false, "r");
+    Json& internals = run["flows"][0]["internals"];
+    internals["nat"] = {{"present", false}, {"tracked", false}, {"entry", nullptr}};
+    internals["lookup_error"] = "getsockopt(SO_ORIGINAL_DST, fd 7): No such file <or> directory";
+    std::string html = renderHtmlReport(oneRunReport(run));
+    EXPECT_NE(html.find("(no conntrack entry)"), std::string::npos);
+    EXPECT_NE(html.find("No such file &lt;or&gt; directory"), std::string::npos);
+
+    internals["nat"] = {{"present", false}, {"tracked", true}, {"entry", "tcp 6 src=192.0.2.2"}};
+    html = renderHtmlReport(oneRunReport(run));
+    EXPECT_NE(html.find("(tracked, not rewritten)"), std::string::npos);
+    EXPECT_NE(html.find("tcp 6 src=192.0.2.2"), std::string::npos);
+}
+
 TEST(HtmlReport, LadderIsCappedWithANoteOnTheRest) {
     Json run = makeRun("long", "long", "x", "y", false, "r");
     Json ladder = Json::array();
@@ -244,6 +260,10 @@ TEST(HtmlReport, ShippedBrowserSampleRendersBothRuns) {
     std::string html = renderHtmlReport(Json::parse(in));
     EXPECT_EQ(countOf(html, "<section class=\"run\""), 2u);
     EXPECT_EQ(countOf(html, "<svg class=\"ladder\""), 2u);
+    // The browser check (tests/browser/check_html.sh) opens this page in a headless Chromium.
+    if (const char* out = std::getenv("TPLAB_SAMPLE_HTML_OUT")) {
+        std::ofstream(out) << html;
+    }
 }
 #endif
 
