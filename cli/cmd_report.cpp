@@ -8,6 +8,7 @@
 
 #include "command.hpp"
 #include "flow_analysis.hpp"
+#include "html_report.hpp"
 #include "result.hpp"
 #include "text_report.hpp"
 
@@ -18,6 +19,7 @@ struct ReportCommandOptions {
     std::vector<std::string> runs;
     std::string jsonPath;
     std::string textPath;
+    std::string htmlPath;
     bool quiet = false;
 };
 
@@ -42,6 +44,9 @@ int runReport(const ReportCommandOptions& cli) {
     if (!cli.textPath.empty()) {
         writeFile(cli.textPath, text);
     }
+    if (!cli.htmlPath.empty()) {
+        writeFile(cli.htmlPath, renderHtmlReport(report));
+    }
     if (!cli.jsonPath.empty()) {
         writeFile(cli.jsonPath, report.dump(2) + "\n");
     }
@@ -64,6 +69,10 @@ Command setupReportCommand(CLI::App& parent) {
         ->check(CLI::ExistingDirectory)
         ->type_name("RUNDIR...");
     app->add_option("--json", cli->jsonPath, "Also write the report model as JSON to FILE")
+        ->type_name("FILE");
+    app->add_option("--html", cli->htmlPath,
+                    "Also write a self-contained HTML page: one column per run, an SVG ladder "
+                    "diagram per flow drawn from the real packets, the internals")
         ->type_name("FILE");
     app->add_option("--text", cli->textPath, "Also write the text report to FILE")
         ->type_name("FILE");

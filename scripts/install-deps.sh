@@ -10,8 +10,8 @@ packages=(
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump
-    # checks: the Vagrantfile's syntax
-    ruby
+    # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
+    ruby chromium
 )
 
 if [ "$(id -u)" -ne 0 ]; then
