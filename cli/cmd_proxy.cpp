@@ -21,6 +21,9 @@ struct ProxyCommandOptions {
     std::string events;
     std::uint32_t mark = 0;
     bool spoofSource = false;
+    bool udp = false;
+    double udpIdleTimeout = 30;
+    std::size_t maxUdpSessions = 4096;
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
@@ -56,6 +59,14 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
     options.session.idleTimeout = seconds(cli.idleTimeout);
     options.maxConnections = cli.maxConnections;
     options.drainTimeout = seconds(cli.drainTimeout);
+    if (cli.udp) {
+        UdpSettings udp;
+        udp.idleTimeout = seconds(cli.udpIdleTimeout);
+        udp.maxSessions = cli.maxUdpSessions;
+        udp.mark = options.session.mark;
+        udp.spoofSource = cli.spoofSource;
+        options.udp = udp;
+    }
 
     SocketApi api;
     auto backend = makeBackend(cli.mode, api);
@@ -126,6 +137,17 @@ Command setupProxyCommand(CLI::App& parent) {
                     "On SIGINT/SIGTERM, seconds to let open connections finish before "
                     "resetting them")
         ->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    app->add_flag("--udp", cli->udp,
+                  "Also proxy UDP on the same addresses (tproxy mode only: SO_ORIGINAL_DST does "
+                  "not work for UDP). A session per (client, original destination)");
+    app->add_option("--udp-idle-timeout", cli->udpIdleTimeout,
+                    "Seconds without a datagram before a UDP session is forgotten")
+        ->check(CLI::PositiveNumber)
+        ->capture_default_str();
+    app->add_option("--max-udp-sessions", cli->maxUdpSessions,
+                    "UDP sessions at most; datagrams of new ones are dropped past it")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
     return Command{app, [cli, mark] { return runProxy(*cli, mark->count() > 0); }};

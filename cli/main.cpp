@@ -1,6 +1,7 @@
 // tplab's entry point: wires the subcommands together and turns failures into exit codes
 // (0 fine, 1 setup failure, 2 bad input).
 #include <cstdio>
+#include <stdexcept>
 #include <system_error>
 #include <vector>
 
@@ -58,6 +59,9 @@ int main(int argc, char** argv) {
             }
         }
     } catch (const tplab::UsageError& e) {
+        printError(e.what());
+        return kBadInput;
+    } catch (const std::invalid_argument& e) {  // input that parsed but cannot work
         printError(e.what());
         return kBadInput;
     } catch (const std::system_error& e) {

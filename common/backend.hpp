@@ -3,6 +3,8 @@
 // and how the client's original destination is recovered.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,6 +41,15 @@ class Backend {
     // Where did the client mean to go? `local` is getsockname() of the accepted socket.
     virtual DestinationLookup recoverDestination(int acceptedFd, const Endpoint& client,
                                                  const Endpoint& local) = 0;
+
+    // UDP: opens a non-blocking datagram socket that learns each datagram's original
+    // destination. Throws std::invalid_argument, with the reason, when the mode cannot proxy
+    // UDP; std::system_error for a failed call.
+    virtual Fd openDatagramListener(const Endpoint& address, const ListenerOptions& options) = 0;
+
+    // The original destination of a datagram received on that socket (from recvmsg's control
+    // messages), or nothing when the kernel did not say.
+    virtual std::optional<Endpoint> datagramDestination(const msghdr& message) = 0;
 };
 
 }  // namespace tplab

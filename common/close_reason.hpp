@@ -17,6 +17,7 @@ enum class CloseReason {
     LookupFailed,    // recovering the original destination failed for another reason
     IdleTimeout,     // nothing moved for --idle-timeout; both sides were reset
     DrainTimeout,    // still open when --drain-timeout ran out at shutdown; both sides were reset
+    Stopped,         // a UDP session open when the proxy stopped (UDP has no end to wait for)
 };
 
 constexpr std::string_view toString(CloseReason reason) {
@@ -43,6 +44,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "idle_timeout";
         case CloseReason::DrainTimeout:
             return "drain_timeout";
+        case CloseReason::Stopped:
+            return "stopped";
     }
     return "unknown";
 }
@@ -51,7 +54,7 @@ inline constexpr CloseReason kAllCloseReasons[] = {
     CloseReason::Normal,         CloseReason::ClientReset,    CloseReason::UpstreamReset,
     CloseReason::ConnectRefused, CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
     CloseReason::NotRedirected,  CloseReason::LoopRefused,    CloseReason::LookupFailed,
-    CloseReason::IdleTimeout,    CloseReason::DrainTimeout,
+    CloseReason::IdleTimeout,    CloseReason::DrainTimeout,   CloseReason::Stopped,
 };
 
 }  // namespace tplab

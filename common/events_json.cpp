@@ -17,16 +17,13 @@ Json listeningEvent(std::string_view mode, const Endpoint& listener) {
 }
 
 Json acceptedEvent(std::uint64_t id, std::string_view mode, const Endpoint& client,
-                   const Endpoint& listener, const Endpoint& local,
-                   const DestinationLookup& lookup) {
+                   const Endpoint& listener, const Endpoint& local, const DestinationLookup& lookup,
+                   std::string_view protocol) {
     Json event = {
-        {"event", "accepted"},
-        {"id", id},
-        {"mode", mode},
-        {"client", client.toString()},
-        {"listener", listener.toString()},
-        {"local", local.toString()},
-        {"original_dst", nullptr},
+        {"event", "accepted"},           {"id", id},
+        {"protocol", protocol},          {"mode", mode},
+        {"client", client.toString()},   {"listener", listener.toString()},
+        {"local", local.toString()},     {"original_dst", nullptr},
         {"recovered_by", lookup.method},
     };
     if (lookup.destination) {
@@ -48,9 +45,11 @@ Json connectedEvent(std::uint64_t id, const Endpoint& upstreamLocal, const Endpo
 }
 
 Json closedEvent(std::uint64_t id, CloseReason reason, std::uint64_t clientToUpstream,
-                 std::uint64_t upstreamToClient, double durationMs, std::string_view detail) {
+                 std::uint64_t upstreamToClient, double durationMs, std::string_view detail,
+                 std::string_view protocol) {
     Json event = {{"event", "closed"},
                   {"id", id},
+                  {"protocol", protocol},
                   {"reason", toString(reason)},
                   {"bytes_client_to_upstream", clientToUpstream},
                   {"bytes_upstream_to_client", upstreamToClient},
@@ -74,7 +73,8 @@ Json statsEvent(std::string_view trigger, const ProxyStats& stats) {
             {"bytes_client_to_upstream", stats.bytesClientToUpstream},
             {"bytes_upstream_to_client", stats.bytesUpstreamToClient},
             {"accept_errors", stats.acceptErrors},
-            {"accept_paused_at_limit", stats.acceptPausedAtLimit}};
+            {"accept_paused_at_limit", stats.acceptPausedAtLimit},
+            {"udp_datagrams_dropped", stats.udpDatagramsDropped}};
 }
 
 std::string isoTimestampNow() {

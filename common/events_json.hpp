@@ -19,12 +19,13 @@ using Json = nlohmann::ordered_json;  // keeps "event" first in each line
 
 Json listeningEvent(std::string_view mode, const Endpoint& listener);
 Json acceptedEvent(std::uint64_t id, std::string_view mode, const Endpoint& client,
-                   const Endpoint& listener, const Endpoint& local,
-                   const DestinationLookup& lookup);
+                   const Endpoint& listener, const Endpoint& local, const DestinationLookup& lookup,
+                   std::string_view protocol = "tcp");
 Json connectedEvent(std::uint64_t id, const Endpoint& upstreamLocal, const Endpoint& upstreamPeer,
                     double connectMs);
 Json closedEvent(std::uint64_t id, CloseReason reason, std::uint64_t clientToUpstream,
-                 std::uint64_t upstreamToClient, double durationMs, std::string_view detail);
+                 std::uint64_t upstreamToClient, double durationMs, std::string_view detail,
+                 std::string_view protocol = "tcp");
 Json statsEvent(std::string_view trigger, const ProxyStats& stats);
 
 // UTC wall-clock time with milliseconds: "2026-11-25T04:05:40.123Z".

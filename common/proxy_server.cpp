@@ -19,18 +19,6 @@ bool isPerConnectionAcceptError(int err) {
     return err == ECONNABORTED || err == EINTR || err == EPROTO || err == EPERM;
 }
 
-// Can this host bind the address without IP_TRANSPARENT, i.e. is it one of its own?
-bool isLocalAddress(const Endpoint& address) {
-    if (address.isLoopback()) {
-        return true;
-    }
-    auto probe = sys::openSocket(address.family(), SOCK_DGRAM);
-    if (!probe) {
-        return false;
-    }
-    return sys::bindTo(probe.value().get(), address.withPort(0)).ok();
-}
-
 }  // namespace
 
 ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options)
@@ -76,6 +64,13 @@ void ProxyServer::start() {
                     listenerOptions.ipv6Only = true;
                 }
             }
+        }
+        if (options_.udp) {  // first: a mode that cannot do UDP says so before anything listens
+            if (!udp_) {
+                udp_ = std::make_unique<UdpProxy>(loop_, backend_, events_, stats_, nextId_,
+                                                  *options_.udp);
+            }
+            udp_->listen(address, listenerOptions);
         }
         auto listener = std::make_unique<Listener>();
         listener->server = this;
@@ -185,6 +180,9 @@ void ProxyServer::beginDrain() {
     }
     draining_ = true;
     closeListeners();
+    if (udp_) {
+        udp_->stop(CloseReason::Stopped);
+    }
     if (sessions_.empty()) {
         loop_.stop();
         return;
@@ -209,7 +207,7 @@ void ProxyServer::abortAll(CloseReason reason) {
 }
 
 void ProxyServer::writeStats(std::string_view trigger) {
-    stats_.active = sessions_.size();
+    stats_.active = sessions_.size() + (udp_ ? udp_->sessionCount() : 0);
     if (events_.enabled()) {
         events_.write(statsEvent(trigger, stats_));
     }
@@ -223,7 +221,7 @@ bool ProxyServer::isOwnListener(const Endpoint& destination) {
         if (listener->address.sameAddress(destination)) {
             return true;
         }
-        if (listener->address.isWildcard() && isLocalAddress(destination)) {
+        if (listener->address.isWildcard() && sys::isLocalAddress(destination)) {
             return true;
         }
     }

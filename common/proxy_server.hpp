@@ -15,6 +15,7 @@
 #include "events_json.hpp"
 #include "proxy_stats.hpp"
 #include "session.hpp"
+#include "udp_proxy.hpp"
 
 namespace tplab {
 
@@ -23,6 +24,7 @@ struct ProxyOptions {
     SessionSettings session;
     std::size_t maxConnections = 4096;
     Clock::duration drainTimeout = std::chrono::seconds(10);
+    std::optional<UdpSettings> udp;  // also proxy UDP on every --listen address (tproxy mode)
 };
 
 class ProxyServer final : public SessionHost {
@@ -80,6 +82,7 @@ class ProxyServer final : public SessionHost {
     std::uint64_t nextId_ = 1;
     bool draining_ = false;
     bool acceptPaused_ = false;
+    std::unique_ptr<UdpProxy> udp_;
 };
 
 }  // namespace tplab

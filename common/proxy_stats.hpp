@@ -16,6 +16,7 @@ struct ProxyStats {
     std::uint64_t bytesUpstreamToClient = 0;
     std::uint64_t acceptErrors = 0;
     std::uint64_t acceptPausedAtLimit = 0;
+    std::uint64_t udpDatagramsDropped = 0;  // no original destination, loop, or table full
     std::array<std::uint64_t, std::size(kAllCloseReasons)> closed{};
 
     std::uint64_t& closedFor(CloseReason reason) {

@@ -108,6 +108,14 @@ Status shutdownWrite(int fd) {
     return statusOf(::shutdown(fd, SHUT_WR));
 }
 
+bool isLocalAddress(const Endpoint& address) {
+    if (address.isLoopback()) {
+        return true;
+    }
+    auto probe = openSocket(address.family(), SOCK_DGRAM);
+    return probe && bindTo(probe.value().get(), address.withPort(0)).ok();
+}
+
 void resetAndClose(Fd& fd) {
     if (!fd) {
         return;

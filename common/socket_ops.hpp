@@ -37,6 +37,8 @@ Result<std::size_t> writeSome(int fd, const char* data, std::size_t size);
 Status shutdownWrite(int fd);
 // Closes with SO_LINGER {1, 0}, so the peer receives a RST instead of a FIN.
 void resetAndClose(Fd& fd);
+// Can this host bind the address without IP_TRANSPARENT, i.e. is it one of its own?
+bool isLocalAddress(const Endpoint& address);
 
 }  // namespace sys
 

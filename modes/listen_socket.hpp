@@ -11,4 +11,8 @@ namespace tplab {
 Fd openListeningSocket(SocketApi& api, const Endpoint& address, const ListenerOptions& options,
                        bool transparent);
 
+// A transparent UDP socket that reports each datagram's original destination in a control
+// message: socket, SO_REUSEADDR, IPV6_V6ONLY, IP(V6)_TRANSPARENT, IP(V6)_RECVORIGDSTADDR, bind.
+Fd openDatagramSocket(SocketApi& api, const Endpoint& address, const ListenerOptions& options);
+
 }  // namespace tplab

@@ -3,6 +3,8 @@
 
 #include <netinet/in.h>
 
+#include <stdexcept>
+
 #include "listen_socket.hpp"
 
 namespace tplab {
@@ -40,6 +42,19 @@ DestinationLookup RedirectBackend::recoverDestination(int acceptedFd, const Endp
     }
     lookup.destination = answer.value().unmapped();
     return lookup;
+}
+
+// conntrack does keep a NAT mapping for redirected UDP, but the socket API cannot ask for it:
+// getsockopt(SO_ORIGINAL_DST) is implemented for TCP (and SCTP) only.
+Fd RedirectBackend::openDatagramListener(const Endpoint& /*address*/,
+                                         const ListenerOptions& /*options*/) {
+    throw std::invalid_argument(
+        "redirect mode cannot proxy UDP: getsockopt(SO_ORIGINAL_DST) answers ENOPROTOOPT for "
+        "UDP sockets, although conntrack holds the NAT mapping; use --mode tproxy --udp");
+}
+
+std::optional<Endpoint> RedirectBackend::datagramDestination(const msghdr& /*message*/) {
+    return std::nullopt;
 }
 
 }  // namespace tplab

@@ -14,6 +14,8 @@ class RedirectBackend final : public Backend {
     Fd openListener(const Endpoint& address, const ListenerOptions& options) override;
     DestinationLookup recoverDestination(int acceptedFd, const Endpoint& client,
                                          const Endpoint& local) override;
+    Fd openDatagramListener(const Endpoint& address, const ListenerOptions& options) override;
+    std::optional<Endpoint> datagramDestination(const msghdr& message) override;
 
   private:
     SocketApi& api_;

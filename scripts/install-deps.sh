@@ -9,7 +9,7 @@ packages=(
     libcli11-dev nlohmann-json3-dev libpcap-dev libgtest-dev libgmock-dev
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
-    curl socat python3 tcpdump
+    curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
     ruby chromium
 )

@@ -66,6 +66,8 @@ TEST(Cli, BadInputIsOneLineAndExitCodeTwo) {
                        "--connect-timeout");
     expectOneLineError("proxy --mode redirect --listen 0.0.0.0:1 --mark lots", 2, "--mark");
     expectOneLineError("frobnicate", 2, "frobnicate");
+    expectOneLineError("proxy --mode redirect --udp --listen 127.0.0.1:15997", 2,
+                       "redirect mode cannot proxy UDP");
     expectOneLineError("", 2, "subcommand");
 }
 

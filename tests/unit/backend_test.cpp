@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
+#include <cstring>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -192,6 +193,74 @@ TEST(TproxyBackend, DestinationIsTheAcceptedSocketsOwnAddress) {
     EXPECT_EQ(lookup.destination->toString(), "198.51.100.2:80");
     EXPECT_EQ(lookup.method, "getsockname");
     EXPECT_TRUE(api.askedLevels.empty()) << "TPROXY must never ask SO_ORIGINAL_DST";
+}
+
+// A recvmsg() result carrying one control message, as the kernel builds it.
+struct ControlMessage {
+    alignas(cmsghdr) char buffer[CMSG_SPACE(sizeof(sockaddr_in6))] = {};
+    msghdr message{};
+    template <typename Address>
+    ControlMessage(int level, int type, const Address& address) {
+        message.msg_control = buffer;
+        message.msg_controllen = CMSG_SPACE(sizeof(Address));
+        cmsghdr* c = CMSG_FIRSTHDR(&message);
+        c->cmsg_level = level;
+        c->cmsg_type = type;
+        c->cmsg_len = CMSG_LEN(sizeof(Address));
+        std::memcpy(CMSG_DATA(c), &address, sizeof(Address));
+    }
+};
+
+TEST(TproxyBackend, ReadsTheIpv4OriginalDestinationOfADatagram) {
+    auto server = Endpoint::parse("198.51.100.2:53");
+    ControlMessage control(SOL_IP, IP_ORIGDSTADDR,
+                           *reinterpret_cast<const sockaddr_in*>(server.sockaddrPtr()));
+    FakeSocketApi api;
+    TproxyBackend backend(api);
+    auto destination = backend.datagramDestination(control.message);
+    ASSERT_TRUE(destination.has_value());
+    EXPECT_EQ(destination->toString(), "198.51.100.2:53");
+}
+
+TEST(TproxyBackend, ReadsTheIpv6OriginalDestinationOfADatagramToo) {
+    auto server = Endpoint::parse("[2001:db8:2::2]:53");
+    ControlMessage control(SOL_IPV6, IPV6_ORIGDSTADDR,
+                           *reinterpret_cast<const sockaddr_in6*>(server.sockaddrPtr()));
+    FakeSocketApi api;
+    TproxyBackend backend(api);
+    auto destination = backend.datagramDestination(control.message);
+    ASSERT_TRUE(destination.has_value());
+    EXPECT_EQ(destination->toString(), "[2001:db8:2::2]:53");
+}
+
+TEST(TproxyBackend, DatagramWithoutTheControlMessageHasNoDestination) {
+    msghdr empty{};
+    FakeSocketApi api;
+    TproxyBackend backend(api);
+    EXPECT_FALSE(backend.datagramDestination(empty).has_value());
+}
+
+TEST(TproxyBackend, DatagramListenerAsksForOriginalDestinationsOfBothFamilies) {
+    FakeSocketApi api;
+    TproxyBackend backend(api);
+    backend.openDatagramListener(Endpoint::parse("[::]:15002"), ListenerOptions{});
+    EXPECT_EQ(api.families, std::vector<int>{AF_INET6});
+    EXPECT_TRUE(api.wasSet(SOL_IPV6, IPV6_TRANSPARENT, 1));
+    EXPECT_TRUE(api.wasSet(SOL_IPV6, IPV6_RECVORIGDSTADDR, 1));
+    EXPECT_TRUE(api.wasSet(SOL_IP, IP_RECVORIGDSTADDR, 1))
+        << "IPv4 datagrams on a dual-stack socket";
+}
+
+TEST(RedirectBackend, RefusesUdpAndSaysWhy) {
+    FakeSocketApi api;
+    RedirectBackend backend(api);
+    try {
+        backend.openDatagramListener(Endpoint::parse("0.0.0.0:15001"), ListenerOptions{});
+        FAIL() << "no exception";
+    } catch (const std::invalid_argument& e) {
+        EXPECT_NE(std::string(e.what()).find("ENOPROTOOPT"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(api.families.empty()) << "nothing may be opened";
 }
 
 TEST(MakeBackend, KnowsBothModesAndNothingElse) {

@@ -46,6 +46,10 @@ class FixedDestinationBackend : public Backend {
         }
         return lookup;
     }
+    Fd openDatagramListener(const Endpoint&, const ListenerOptions&) override {
+        throw std::invalid_argument("the fixed test backend does not do UDP");
+    }
+    std::optional<Endpoint> datagramDestination(const msghdr&) override { return std::nullopt; }
     Endpoint destination;
     bool notRedirected = false;
 

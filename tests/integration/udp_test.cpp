@@ -1,0 +1,139 @@
+// UDP through TPROXY with real clients and servers: dig against dnsmasq, and 1,000 datagrams
+// through a socat echo, checking every reply comes back from the server's own address.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "netns_topology.hpp"
+#include "process.hpp"
+
+namespace tplab::test {
+namespace {
+
+constexpr int kDnsPort = 53;
+constexpr int kEchoPort = 7001;
+
+struct UdpCase {
+    Family family;
+    bool spoofSource;
+};
+
+class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
+  protected:
+    void SetUp() override {
+        if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        char dir[] = "/tmp/tplab-udp-XXXXXX";
+        workdir = ::mkdtemp(dir);
+        net = std::make_unique<NetnsTopology>();
+        const bool v4 = GetParam().family == Family::Ipv4;
+        const std::string iptables = v4 ? "iptables" : "ip6tables";
+        const std::string ip = v4 ? "ip -4" : "ip -6";
+        const std::string& gw = net->gateway();
+        net->mustExec(gw, iptables +
+                              " -t mangle -A PREROUTING -i veth-c -p udp -m multiport "
+                              "--dports 53,7001 -j TPROXY --on-port 15002 "
+                              "--tproxy-mark 0x1/0x1");
+        net->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
+        net->mustExec(gw,
+                      ip + " route add local " + (v4 ? "0.0.0.0/0" : "::/0") + " dev lo table 100");
+        std::vector<std::string> proxyArgs = {TPLAB_BINARY,
+                                              "proxy",
+                                              "--mode",
+                                              "tproxy",
+                                              "--udp",
+                                              "--listen",
+                                              "0.0.0.0:15002",
+                                              "--listen",
+                                              "[::]:15002",
+                                              "--events",
+                                              workdir + "/events.jsonl"};
+        if (GetParam().spoofSource) {
+            // Replies to the client's address must reach our transparent upstream socket.
+            net->mustExec(gw, iptables +
+                                  " -t mangle -A PREROUTING -i veth-s -p udp -m socket "
+                                  "--transparent -j MARK --set-mark 0x1/0x1");
+            proxyArgs.push_back("--spoof-source");
+        }
+        dns = net->spawn(
+            net->server(),
+            {"dnsmasq", "--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces",
+             "--listen-address=198.51.100.2", "--listen-address=2001:db8:2::2",
+             "--address=/example.test/203.0.113.7", "--address=/example.test/2001:db8:3::7",
+             "--log-queries", "--pid-file=" + workdir + "/dnsmasq.pid", "--user=root"},
+            workdir + "/dnsmasq.log");
+        echo = net->spawn(
+            net->server(),
+            {"socat", "UDP6-LISTEN:" + std::to_string(kEchoPort) + ",ipv6only=0,fork", "EXEC:cat"},
+            workdir + "/echo.log");
+        proxy = net->spawn(gw, proxyArgs, workdir + "/proxy.log");
+        ASSERT_TRUE(net->waitListening(net->server(), kDnsPort, true));
+        ASSERT_TRUE(net->waitListening(net->server(), kEchoPort, true));
+        ASSERT_TRUE(net->waitListening(gw, 15002, true));
+    }
+    void TearDown() override {
+        proxy.stop();
+        echo.stop();
+        dns.stop();
+        net.reset();
+        if (!workdir.empty()) {
+            std::filesystem::remove_all(workdir);
+        }
+    }
+    std::string server() const { return addressesFor(GetParam().family).server; }
+    std::string file(const std::string& name) const {
+        std::ifstream in(workdir + "/" + name);
+        std::stringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+
+    std::string workdir;
+    std::unique_ptr<NetnsTopology> net;
+    Process dns;
+    Process echo;
+    Process proxy;
+};
+
+TEST_P(UdpThroughTproxy, DigGetsItsAnswerFromTheServersOwnAddress) {
+    const bool v4 = GetParam().family == Family::Ipv4;
+    // dig ignores a reply from any other address than the one it asked ("reply from unexpected
+    // source"), so an answer at all proves the proxy replied as the server.
+    auto dig = net->exec(net->client(), "dig +time=3 +tries=1 +short @" + server() +
+                                            " example.test " + (v4 ? "A" : "AAAA"));
+    ASSERT_EQ(dig.exitCode, 0) << dig.output << file("proxy.log");
+    EXPECT_EQ(dig.output, v4 ? "203.0.113.7\n" : "2001:db8:3::7\n");
+    EXPECT_NE(file("events.jsonl")
+                  .find(v4 ? "\"recovered_by\":\"IP_ORIGDSTADDR\""
+                           : "\"recovered_by\":\"IPV6_ORIGDSTADDR\""),
+              std::string::npos)
+        << file("events.jsonl");
+    // dnsmasq names who asked: the gateway, or with --spoof-source the client itself.
+    const auto& at = addressesFor(GetParam().family);
+    std::string asker = GetParam().spoofSource ? at.client : at.gatewayServerSide;
+    EXPECT_NE(file("dnsmasq.log").find("from " + asker), std::string::npos) << file("dnsmasq.log");
+}
+
+TEST_P(UdpThroughTproxy, AThousandDatagramsComeBackIntactFromTheServer) {
+    auto result =
+        net->exec(net->client(), std::string(TPLAB_TEST_TOOLS) + "/udp_echo_client.py " + server() +
+                                     " " + std::to_string(kEchoPort) + " 1000");
+    EXPECT_EQ(result.exitCode, 0) << result.output << file("proxy.log");
+    EXPECT_EQ(result.output, "ok 1000 from " + server() + "\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    , UdpThroughTproxy,
+    ::testing::Values(UdpCase{Family::Ipv4, false}, UdpCase{Family::Ipv6, false},
+                      UdpCase{Family::Ipv4, true}, UdpCase{Family::Ipv6, true}),
+    [](const auto& testCase) {
+        return std::string(testCase.param.family == Family::Ipv4 ? "ipv4" : "ipv6") +
+               (testCase.param.spoofSource ? "_spoofed" : "");
+    });
+
+}  // namespace
+}  // namespace tplab::test
