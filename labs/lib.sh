@@ -19,6 +19,7 @@ repo_dir=${lab_dir%/*}
 ns_client="${LAB_PREFIX}-client"
 ns_gw="${LAB_PREFIX}-gw"
 ns_server="${LAB_PREFIX}-server"
+ns_proxy="${LAB_PREFIX}-proxy"    # only in labs with a separate proxy box (add_proxy_box)
 
 # The standard topology's addresses (documentation ranges: RFC 5737, RFC 3849).
 client_ip4=192.0.2.2
@@ -29,6 +30,10 @@ gw_server_ip4=198.51.100.1
 gw_server_ip6=2001:db8:2::1
 server_ip4=198.51.100.2
 server_ip6=2001:db8:2::2
+gw_proxy_ip4=203.0.113.1     # the proxy box's link (add_proxy_box)
+gw_proxy_ip6=2001:db8:3::1
+proxy_ip4=203.0.113.2
+proxy_ip6=2001:db8:3::2
 
 lab_ns_list=()      # namespaces to delete on exit
 lab_pids=()         # background jobs to stop on exit
@@ -210,11 +215,25 @@ lab_quote() {
 
 # show_cmd NS SUFFIX CMD...: print `[ns] # CMD SUFFIX` to the script's stdout (fd 3), where ns
 # is NS without the prefix (tpl-gw -> gw). To type it yourself: ip netns exec NS CMD.
+# NS `-` is the host's own namespace, shown as [host].
 show_cmd() {
-    local ns=$1 suffix=$2
+    local ns=$1 suffix=$2 label
     shift 2
     lab_quote "$@"
-    printf '[%s] # %s%s\n' "${ns#"${LAB_PREFIX}"-}" "$lab_quoted" "$suffix" >&3
+    label=${ns#"${LAB_PREFIX}"-}
+    [[ "$ns" == - ]] && label=host
+    printf '[%s] # %s%s\n' "$label" "$lab_quoted" "$suffix" >&3
+}
+
+# lab_in NS CMD...: run CMD in NS, or in the host's namespace for NS `-`.
+lab_in() {
+    local ns=$1
+    shift
+    if [[ "$ns" == - ]]; then
+        "$@"
+    else
+        ip netns exec "$ns" "$@"
+    fi
 }
 
 # run NS CMD...: show `[ns] # CMD`, then run it in NS (`ip netns exec NS CMD`).
@@ -222,7 +241,7 @@ run() {
     local ns=$1
     shift
     show_cmd "$ns" "" "$@"
-    ip netns exec "$ns" "$@"
+    lab_in "$ns" "$@"
 }
 
 # ns_exec NS CMD...: run CMD in NS without showing it (setup plumbing; LAB_VERBOSE=1 shows it).
@@ -269,13 +288,19 @@ wait_for_line() {
     busywait "$timeout" lab_file_has "$file" "$regex"
 }
 
-# start_bg NS LOGFILE CMD...: run CMD in NS in the background under `timeout $LAB_TIMEOUT`,
-# stdout and stderr to LOGFILE. Shows the command; sets bg_pid; cleanup stops it.
+# start_bg NS LOGFILE CMD...: run CMD in NS (`-`: the host's namespace) in the background under
+# `timeout $LAB_TIMEOUT`, stdout and stderr to LOGFILE. Shows the command; sets bg_pid; cleanup
+# stops it.
 start_bg() {
     local ns=$1 logfile=$2
     shift 2
     show_cmd "$ns" " >$logfile 2>&1 &" "$@"
-    ip netns exec "$ns" timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
+    if [[ "$ns" == - ]]; then
+        timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+    else
+        ip netns exec "$ns" timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+    fi
     bg_pid=$!
     lab_pids+=("$bg_pid")
 }
@@ -307,9 +332,10 @@ defer() {
 
 #### Namespaces and topology ##################################################
 
-# lab_ns_kill_all NS: stop every process still inside NS (TERM, then KILL).
+# lab_ns_kill_all NS: stop every process still inside NS (TERM, then KILL), and return only once
+# each of them is gone from the process table.
 lab_ns_kill_all() {
-    local ns=$1 pids
+    local ns=$1 pids pid
     pids=$(ip netns pids "$ns" 2>/dev/null || true)
     [[ -z "$pids" ]] && return 0
     # shellcheck disable=SC2086  # one pid per word
@@ -322,6 +348,12 @@ lab_ns_kill_all() {
         fi
         busywait 3 lab_ns_empty "$ns" || true
     fi
+    # A dead process leaves the namespace at once but stays in the process table until its parent
+    # reaps it. The child of a killed parent (socat's per-connection fork and its shell) is reaped
+    # by init instead, and on some machines init takes a second or two: wait for that too.
+    for pid in $pids; do
+        busywait 3 lab_pid_gone "$pid" || true
+    done
 }
 
 lab_ns_empty() {
@@ -420,6 +452,23 @@ build_topology() {
 
     ns_exec "$ns_gw" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     log "topology: $ns_client ($client_ip4) -- $ns_gw ($gw_client_ip4 | $gw_server_ip4) -- $ns_server ($server_ip4), IPv6 too"
+}
+
+# add_proxy_box: a fourth namespace, the proxy box, on its own link beside the gateway:
+#
+#   gw veth-p 203.0.113.1/24, 2001:db8:3::1/64 ---- proxy eth0 203.0.113.2/24, 2001:db8:3::2/64
+#
+# Its default route goes via the gateway, so it reaches the client and the server through it.
+add_proxy_box() {
+    create_ns "$ns_proxy"
+    add_link "$ns_gw" veth-p "$ns_proxy" eth0
+    add_addr "$ns_gw" veth-p "$gw_proxy_ip4/24"
+    add_addr "$ns_gw" veth-p "$gw_proxy_ip6/64"
+    add_addr "$ns_proxy" eth0 "$proxy_ip4/24"
+    add_addr "$ns_proxy" eth0 "$proxy_ip6/64"
+    ns_exec "$ns_proxy" ip route add default via "$gw_proxy_ip4"
+    ns_exec "$ns_proxy" ip -6 route add default via "$gw_proxy_ip6"
+    log "proxy box: $ns_proxy ($proxy_ip4, $proxy_ip6) on $ns_gw's veth-p ($gw_proxy_ip4, $gw_proxy_ip6)"
 }
 
 #### Work directory and the name-answering server #############################
@@ -525,6 +574,552 @@ for line in lines:
 EOF
 }
 
+#### Command line and address families #######################################
+
+lab_families=(ipv4 ipv6)   # the families a lab runs; --ipv4 / --ipv6 pick one
+lab_out=""                 # --out DIR, if given
+
+# lab_usage: print the running script's header comment, which is its documentation.
+lab_usage() {
+    local line
+    while IFS= read -r line; do
+        [[ "$line" == '#!'* ]] && continue
+        [[ "$line" == '#'* ]] || break
+        line=${line#\#}
+        printf '%s\n' "${line# }"
+    done <"$0"
+}
+
+# shellcheck disable=SC2034  # lab_families is read by the labs
+# parse_lab_args "$@": the options every lab takes. --ipv4 or --ipv6 runs one family (default:
+# both), --out DIR keeps the run directories, logs and reports in DIR (same as LAB_OUTPUT=DIR),
+# -h/--help prints the script's header. Exits 2 on anything else.
+parse_lab_args() {
+    local want4=0 want6=0
+    while (($# > 0)); do
+        case "$1" in
+        --ipv4 | -4) want4=1 ;;
+        --ipv6 | -6) want6=1 ;;
+        --out)
+            (($# >= 2)) || { printf 'ERROR: --out needs a directory\n' >&2; exit 2; }
+            lab_out=$2
+            shift
+            ;;
+        --out=*) lab_out=${1#--out=} ;;
+        -h | --help)
+            lab_usage
+            exit 0
+            ;;
+        *)
+            printf 'ERROR: unknown argument %s (see %s --help)\n' "$1" "$0" >&2
+            exit 2
+            ;;
+        esac
+        shift
+    done
+    if ((want4 && !want6)); then
+        lab_families=(ipv4)
+    elif ((want6 && !want4)); then
+        lab_families=(ipv6)
+    fi
+    if [[ -n "$lab_out" ]]; then
+        LAB_OUTPUT=$lab_out
+    fi
+}
+
+# use_family ipv4|ipv6: set the names the labs use for one address family:
+#   fam, fam_name (IPv4|IPv6), ipt (iptables|ip6tables), ip_f (-4|-6), any_net (0.0.0.0/0|::/0),
+#   client_ip, gw_client_ip, gw_server_ip, server_ip, gw_proxy_ip, proxy_ip, and as a URL host
+#   (server_host: 198.51.100.2 or [2001:db8:2::2]).
+# shellcheck disable=SC2034  # these are read by the labs
+use_family() {
+    fam=$1
+    case "$fam" in
+    ipv4)
+        fam_name=IPv4 ipt=iptables ip_f=-4 any_net=0.0.0.0/0
+        client_ip=$client_ip4 gw_client_ip=$gw_client_ip4 gw_server_ip=$gw_server_ip4 server_ip=$server_ip4
+        gw_proxy_ip=$gw_proxy_ip4 proxy_ip=$proxy_ip4
+        ;;
+    ipv6)
+        fam_name=IPv6 ipt=ip6tables ip_f=-6 any_net=::/0
+        client_ip=$client_ip6 gw_client_ip=$gw_client_ip6 gw_server_ip=$gw_server_ip6 server_ip=$server_ip6
+        gw_proxy_ip=$gw_proxy_ip6 proxy_ip=$proxy_ip6
+        ;;
+    *) die "use_family: unknown family $fam" ;;
+    esac
+    server_host=$(url_host "$server_ip")
+}
+
+# url_host ADDR: ADDR in brackets if it is IPv6 (for URLs and socat), else ADDR.
+url_host() {
+    if [[ "$1" == *:* ]]; then
+        printf '[%s]' "$1"
+    else
+        printf '%s' "$1"
+    fi
+}
+
+# endpoint ADDR PORT: ADDR:PORT or [ADDR]:PORT, the form tplab's events and report use.
+endpoint() {
+    printf '%s:%s' "$(url_host "$1")" "$2"
+}
+
+#### Reading the kernel's state ################################################
+
+# iface_addr NS IFACE FAMILY: the first global address of IFACE in NS (its primary address,
+# the one REDIRECT picks), read from the kernel (`ip -j addr show`).
+iface_addr() {
+    local ns=$1 ifname=$2 family=$3 flag=-4
+    [[ "$family" == ipv6 ]] && flag=-6
+    ip -n "$ns" -j "$flag" addr show dev "$ifname" scope global | "$lab_py" -c '
+import json, sys
+for link in json.load(sys.stdin):
+    for a in link.get("addr_info", []):
+        print(a["local"]); sys.exit(0)'
+}
+
+# route_src NS DEST: the source address the kernel in NS picks to reach DEST (`ip route get`).
+route_src() {
+    local ns=$1 dest=$2
+    ip -n "$ns" -j route get "$dest" | "$lab_py" -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r[0].get("prefsrc", "") if r else "")'
+}
+
+#### Runs: captures, state snapshots, metadata #################################
+#
+# One run = one mode and one family, recorded in a run directory that `tplab report` reads:
+#   meta.json, NS-IFACE.pcap (tplab capture), events.jsonl (the proxy's), conntrack.txt,
+#   sockets.txt, rules.txt, plus client.txt (what the client printed).
+
+readonly lab_http_port=80    # the name server (HTTP; curl)
+readonly lab_hold_port=8080  # socat server that waits 1 s before it answers (holds a connection open)
+
+lab_points=()        # capture points, "LABEL|NS|IFACE|LANE_A|LANE_B", in path order
+lab_capture_pid=""   # the running tplab capture
+
+# add_point LABEL NS IFACE LANE_A LANE_B: a capture point (LABEL like gateway:veth-c) on the
+# wire between LANE_A and LANE_B (client side first). Add them in path order, client first.
+add_point() {
+    lab_points+=("$1|$2|$3|$4|$5")
+}
+
+# standard_points: the four points of the client-gateway-server topology.
+standard_points() {
+    lab_points=()
+    add_point client:eth0 "$ns_client" eth0 client gateway
+    add_point gateway:veth-c "$ns_gw" veth-c client gateway
+    add_point gateway:veth-s "$ns_gw" veth-s gateway server
+    add_point server:eth0 "$ns_server" eth0 gateway server
+}
+
+lab_file_exists() {
+    [[ -e "$1" ]]
+}
+
+# start_capture RUNDIR [NS:IFACE...]: start `tplab capture` (TCP only) on the given points, or on
+# lab_points, writing RUNDIR/NS-IFACE.pcap; returns once every point captures (the ready file),
+# so traffic sent afterwards is never missed. Runs in the host's namespace: tplab enters each
+# point's namespace itself.
+start_capture() {
+    local rundir=$1 point entry label ns ifname
+    shift
+    local ready=capture.ready log="$rundir/capture.log" args=()
+    if (($# == 0)); then
+        for entry in "${lab_points[@]}"; do
+            IFS='|' read -r label ns ifname _ <<<"$entry"
+            args+=(--at "$ns:$ifname")
+        done
+    else
+        for point in "$@"; do
+            args+=(--at "$point")
+        done
+    fi
+    mkdir -p "$rundir"
+    rm -f "$ready"
+    start_bg - "$log" tplab capture "${args[@]}" -o "$rundir" -f tcp --ready-file "$ready"
+    lab_capture_pid=$bg_pid
+    if ! busywait "$LAB_WAIT" lab_file_exists "$ready"; then
+        cat "$log" >&2
+        die "tplab capture did not get ready"
+    fi
+}
+
+# stop_capture: let the last packets arrive, stop tplab capture with SIGTERM, show its table.
+stop_capture() {
+    local pid=$lab_capture_pid rc=0
+    [[ -n "$pid" ]] || return 0
+    sleep 0.1
+    stop_bg "$pid" TERM || rc=$?
+    lab_capture_pid=""
+    rm -f capture.ready
+    ((rc == 0)) || log "tplab capture exited with status $rc"
+}
+
+# show_capture_table RUNDIR: the table tplab capture printed when it stopped.
+show_capture_table() {
+    local log="$1/capture.log"
+    [[ -f "$log" ]] && grep -v '^tplab: capturing' "$log" | sed 's/^/    /'
+    return 0
+}
+
+# write_meta RUNDIR LAB MODE TITLE FAMILY LANES: RUNDIR/meta.json for tplab report. LANES is a
+# comma-separated list (client,gateway,server); the points are lab_points; the run's name (its
+# column heading) is RUNDIR's last component.
+write_meta() {
+    local rundir=$1 lab=$2 mode=$3 title=$4 family=$5 lanes=$6
+    "$lab_py" - "${rundir%/}/meta.json" "$lab" "$mode" "$title" "$family" "$lanes" "${lab_points[@]}" <<'EOF'
+import json, sys
+path, lab, mode, title, family, lanes, *points = sys.argv[1:]
+name = path.rstrip("/").split("/")[-2] if "/" in path else mode
+meta = {"name": name, "lab": lab, "mode": mode, "title": title, "family": family,
+        "lanes": lanes.split(","), "points": []}
+for p in points:
+    label, ns, ifname, a, b = p.split("|")
+    meta["points"].append({"label": label, "file": f"{ns}-{ifname}.pcap", "between": [a, b]})
+with open(path, "w") as f:
+    json.dump(meta, f, indent=2)
+    f.write("\n")
+EOF
+}
+
+# lab_ns_state NS CMD...: a section of a state file: `### [ns] CMD`, then CMD's output in NS.
+lab_ns_state() {
+    local ns=$1
+    shift
+    lab_quote "$@"
+    printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "$lab_quoted"
+    ip netns exec "$ns" "$@" 2>&1 || true
+}
+
+# record_rules NS RUNDIR [nft]: append NS's firewall rules with their counters (iptables-save -c,
+# ip6tables-save -c, and `nft list ruleset` if the third argument is nft), its policy-routing
+# rules and its non-local routes to RUNDIR/rules.txt.
+record_rules() {
+    local ns=$1 rundir=$2 with_nft=${3:-}
+    {
+        lab_ns_state "$ns" iptables-save -c
+        lab_ns_state "$ns" ip6tables-save -c
+        if [[ "$with_nft" == nft ]]; then
+            lab_ns_state "$ns" nft list ruleset
+        fi
+        lab_ns_state "$ns" ip rule
+        lab_ns_state "$ns" ip -6 rule
+        printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "ip -4 route show table all | grep -v '^local.*table local'"
+        ip netns exec "$ns" ip -4 route show table all | grep -v '^local.*table local' || true
+        printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "ip -6 route show table all | grep -v '^local.*table local'"
+        ip netns exec "$ns" ip -6 route show table all | grep -v '^local.*table local' || true
+    } >>"$rundir/rules.txt"
+}
+
+# record_conntrack NS FILE: NS's conntrack table, both families, to FILE ("unavailable" if
+# conntrack-tools is not installed). Entries of closed connections stay in TIME_WAIT for minutes.
+record_conntrack() {
+    local ns=$1 file=$2
+    if ! command -v conntrack >/dev/null 2>&1; then
+        printf 'unavailable\n' >"$file"
+        return 0
+    fi
+    {
+        ip netns exec "$ns" conntrack -L -f ipv4 2>/dev/null || true
+        ip netns exec "$ns" conntrack -L -f ipv6 2>/dev/null || true
+    } >"$file"
+}
+
+# record_gateway_state NS RUNDIR [nft]: after the traffic, the gateway's conntrack table
+# (RUNDIR/conntrack.txt) and its rules with counters and policy routing (RUNDIR/rules.txt).
+# Call record_rules again to add another box's rules.
+record_gateway_state() {
+    local ns=$1 rundir=$2 with_nft=${3:-}
+    log "recording $ns's conntrack table, rules with counters and routes: $rundir/conntrack.txt, $rundir/rules.txt"
+    record_conntrack "$ns" "$rundir/conntrack.txt"
+    : >"$rundir/rules.txt"
+    record_rules "$ns" "$rundir" "$with_nft"
+}
+
+# record_sockets NS RUNDIR: the TCP and UDP sockets in NS with their processes and details
+# (ss -tanpe, ss -uanpe) to RUNDIR/sockets.txt. Take it while a proxied connection is open.
+record_sockets() {
+    local ns=$1 rundir=$2
+    log "recording $ns's sockets while the held connection is open: $rundir/sockets.txt"
+    {
+        # (stderr dropped: ss -e complains "Failed to find cgroup2 mount" where there is none)
+        ip netns exec "$ns" ss -tanpe 2>/dev/null || true
+        ip netns exec "$ns" ss -uanpe 2>/dev/null || true
+    } >"$rundir/sockets.txt"
+}
+
+lab_established() {
+    local ns=$1 port=$2
+    [[ -n "$(ip netns exec "$ns" ss -Htn state established "sport = :$port" 2>/dev/null)" ]]
+}
+
+lab_held_or_gone() {
+    lab_established "$1" "$2" || lab_pid_gone "$3"
+}
+
+# wait_bg PID [TIMEOUT]: wait for a start_bg job to end by itself; stop it with TERM if it has
+# not after TIMEOUT seconds (default LAB_WAIT). Returns the job's exit status.
+wait_bg() {
+    local pid=$1 timeout=${2:-$LAB_WAIT}
+    busywait "$timeout" lab_pid_gone "$pid" || true
+    stop_bg "$pid" TERM
+}
+
+# start_lab_servers NS LOGDIR: the servers the run traffic goes to, in NS: the HTTP name server
+# on port 80 and a socat server on 8080 that waits 1 s, then answers "served by NAME" and
+# closes. NAME is the namespace without the prefix; logs go to LOGDIR/NAME.http.log and .hold.log.
+start_lab_servers() {
+    local ns=$1 logdir=$2 name
+    name=${ns#"${LAB_PREFIX}"-}
+    mkdir -p "$logdir"
+    start_name_server "$ns" "$name" "$lab_http_port" "$logdir/$name.http.log"
+    start_bg "$ns" "$logdir/$name.hold.log" socat -d -d \
+        "TCP6-LISTEN:$lab_hold_port,ipv6only=0,fork,reuseaddr" "SYSTEM:sleep 1; echo served by $name"
+    wait_listening "$ns" "$lab_hold_port" || { cat "$logdir/$name.hold.log" >&2; die "socat in $ns did not listen"; }
+}
+
+# send_lab_traffic RUNDIR SOCKETS_NS [DEST_IP]: the traffic of one run, from the client to DEST_IP
+# (default: server_ip of use_family): one HTTP request with curl, then a socat connection to the
+# hold port that the server keeps open for 1 s; while it is open, the sockets of SOCKETS_NS go
+# to RUNDIR/sockets.txt. What the client printed goes to RUNDIR/client.txt (and the screen).
+send_lab_traffic() {
+    local rundir=$1 sockets_ns=$2 dest=${3:-$server_ip} host hold_pid rc=0 socat_addr=TCP4
+    host=$(url_host "$dest")
+    [[ "$dest" == *:* ]] && socat_addr=TCP6
+    : >"$rundir/client.txt"
+    run "$ns_client" curl --noproxy '*' -sS --max-time 5 \
+        -w 'curl: connected to %{remote_ip}:%{remote_port}\n' "http://$host:$lab_http_port/" \
+        >>"$rundir/client.txt" 2>&1 || true
+    start_bg "$ns_client" "$rundir/hold.out" socat -u "$socat_addr:$host:$lab_hold_port,connect-timeout=3" STDOUT
+    hold_pid=$bg_pid
+    busywait 3 lab_held_or_gone "$ns_server" "$lab_hold_port" "$hold_pid" || true
+    if ! lab_established "$ns_server" "$lab_hold_port"; then
+        log "(the held connection did not reach the server)"
+    fi
+    record_sockets "$sockets_ns" "$rundir"
+    wait_bg "$hold_pid" 5 || rc=$?
+    cat "$rundir/hold.out" >>"$rundir/client.txt"
+    printf 'socat: exit status %s\n' "$rc" >>"$rundir/client.txt"
+    rm -f "$rundir/hold.out"
+    sed 's/^/    /' "$rundir/client.txt"
+}
+
+# wait_events_closed FILE N: wait until the proxy's events FILE has N "closed" events.
+lab_events_closed() {
+    local n
+    n=$(grep -c '"event":"closed"' "$1" 2>/dev/null || true)
+    ((${n:-0} >= $2))
+}
+wait_events_closed() {
+    busywait "$LAB_WAIT" lab_events_closed "$1" "$2"
+}
+
+# teardown_ns NS...: stop everything in the namespaces and delete them now (not at exit), so
+# the next run starts from nothing. Jobs started with start_bg in them end with them.
+teardown_ns() {
+    local ns i
+    for ns in "$@"; do
+        if lab_ns_exists "$ns"; then
+            lab_ns_kill_all "$ns"
+            ip netns del "$ns" 2>/dev/null || true
+        fi
+        for i in "${!lab_ns_list[@]}"; do
+            [[ "${lab_ns_list[$i]}" == "$ns" ]] && unset 'lab_ns_list[i]'
+        done
+    done
+    for i in "${!lab_pids[@]}"; do
+        if lab_pid_gone "${lab_pids[$i]}"; then
+            wait "${lab_pids[$i]}" 2>/dev/null || true
+            unset 'lab_pids[i]'
+        fi
+    done
+}
+
+#### One run, start to end ######################################################
+
+declare -A run_fact=()   # "RUNDIR,name": addresses read back from the kernels during a run
+
+# begin_run RUNDIR FAMILY: fresh namespaces (the standard topology), the servers, the four
+# standard capture points, and the family's names (use_family).
+begin_run() {
+    local rundir=$1 family=$2
+    use_family "$family"
+    build_topology
+    start_lab_servers "$ns_server" "$rundir"
+    standard_points
+}
+
+# capture_traffic RUNDIR SOCKETS_NS: captures on lab_points around send_lab_traffic; if the run
+# has a proxy (RUNDIR/events.jsonl), waits until it reports both connections closed.
+capture_traffic() {
+    local rundir=$1 sockets_ns=$2
+    start_capture "$rundir"
+    send_lab_traffic "$rundir" "$sockets_ns"
+    if [[ -f "$rundir/events.jsonl" ]]; then
+        wait_events_closed "$rundir/events.jsonl" 2 || log "(the proxy did not report both connections closed)"
+    fi
+    stop_capture
+    show_capture_table "$rundir"
+}
+
+# start_proxy NS RUNDIR MODE LISTEN...: tplab proxy in NS with its events in RUNDIR/events.jsonl
+# and its log in RUNDIR/proxy.log; waits until it listens (on the port of the first LISTEN).
+# Sets proxy_pid.
+start_proxy() {
+    local ns=$1 rundir=$2 mode=$3 listen args=() port
+    shift 3
+    for listen in "$@"; do
+        args+=(--listen "$listen")
+    done
+    port=${1##*:}
+    start_bg "$ns" "$rundir/proxy.log" tplab proxy --mode "$mode" "${args[@]}" --events "$rundir/events.jsonl"
+    proxy_pid=$bg_pid
+    wait_listening "$ns" "$port" || { cat "$rundir/proxy.log" >&2; die "tplab proxy ($mode) is not listening on $port"; }
+}
+
+# stop_proxy RUNDIR: stop the proxy with SIGTERM (it drains, writes a stats event, exits 0).
+stop_proxy() {
+    local rundir=$1 rc=0
+    [[ -n "${proxy_pid:-}" ]] || return 0
+    stop_bg "$proxy_pid" TERM || rc=$?
+    proxy_pid=""
+    check_eq "$rundir: tplab proxy exited cleanly on SIGTERM" "$rc" 0
+}
+
+# read_run_facts RUNDIR: what the kernels say, for the checks (before the namespaces go):
+# client, server (eth0's addresses), gw_in (veth-c's primary address), gw_out (the source the
+# gateway uses toward the server), replies (how many "served by server" lines the client got).
+read_run_facts() {
+    local rundir=$1
+    run_fact[$rundir,client]=$(iface_addr "$ns_client" eth0 "$fam")
+    run_fact[$rundir,server]=$(iface_addr "$ns_server" eth0 "$fam")
+    run_fact[$rundir,gw_in]=$(iface_addr "$ns_gw" veth-c "$fam")
+    run_fact[$rundir,gw_out]=$(route_src "$ns_gw" "${run_fact[$rundir,server]}")
+    run_fact[$rundir,replies]=$(grep -c '^served by server$' "$rundir/client.txt" || true)
+}
+
+# report_get REPORT_JSON RUN EXPR: report_json_get with r = the run named RUN, f = its flow to
+# port 80 (curl), h = its flow to port 8080 (the held socat connection).
+report_get() {
+    report_json_get "$1" "(lambda r, f, h: $3)(run('$2'), flow(run('$2'), $lab_http_port), flow(run('$2'), $lab_hold_port))"
+}
+
+# check_path REPORT_JSON RUN WHO [ADDR]: the checks every run shares. Both requests were answered
+# by the server; the client's packets went to the server's address, and still carried it when
+# they reached the gateway; the server saw the connection come from ADDR, described as WHO
+# (default: the gateway's source address toward the server, from the kernel's routing).
+check_path() {
+    local report=$1 rd=$2 who=$3 saw_from=${4:-${run_fact[$2,gw_out]}} srv got
+    srv=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
+    check_eq "$rd: both requests were answered by the server (curl and socat)" "${run_fact[$rd,replies]}" 2
+    got=$(report_get "$report" "$rd" 'hop(f, "client:eth0")["destination"]')
+    check_eq "$rd: client:eth0 sees the server's address as destination" "$got" "$srv"
+    got=$(report_get "$report" "$rd" 'hop(f, "gateway:veth-c")["destination"]')
+    check_eq "$rd: gateway:veth-c sees the server's address as destination" "$got" "$srv"
+    got=$(report_get "$report" "$rd" 'f["internals"]["server_saw"].rsplit(":", 1)[0].strip("[]")')
+    check_eq "$rd: the server saw the connection come from $who" "$got" "$saw_from"
+}
+
+#### tplab report ##############################################################
+
+# run_report OUTDIR RUNDIR...: `tplab report` on the run directories; shows the text report and
+# writes OUTDIR/report.txt, report.json, report.html.
+run_report() {
+    local outdir=$1/ html=()
+    shift
+    [[ "$outdir" == ./ ]] && outdir=""
+    if tplab report --help 2>/dev/null | grep -q -- '--html'; then
+        html=(--html "${outdir}report.html")
+    else
+        log "(this tplab report has no --html yet: no report.html)"
+    fi
+    run - tplab report "$@" --json "${outdir}report.json" "${html[@]}" --text "${outdir}report.txt"
+}
+
+# The helpers report_json_get evaluates its expression with (the report JSON's layout is in
+# docs/report.md): run(NAME) is the run whose directory (or mode) is NAME; flow(RUN, PORT) its
+# TCP flow to that destination port from the client; hop(FLOW, LABEL) the hop at that point;
+# ss_local(LINE) the local address of an ss line; ct_tuples(LINE) a conntrack entry's
+# [[orig_src, orig_dst], [reply_src, reply_dst]].
+lab_report_py='
+import json, sys
+
+report = json.load(open(sys.argv[1]))
+runs = report["runs"] if isinstance(report, dict) and "runs" in report else report
+
+def run(name):
+    for r in runs:
+        meta = r.get("meta", {})
+        keys = {str(r.get(k, "")).rstrip("/").split("/")[-1] for k in ("dir", "rundir", "run", "name")}
+        keys |= {str(r.get("mode", "")), str(meta.get("mode", ""))}
+        if name in keys:
+            return r
+    raise KeyError(f"no run {name}")
+
+def port_of(ep):
+    return int(str(ep).rsplit(":", 1)[1]) if ep else None
+
+def flow(r, port):
+    for f in r["flows"]:
+        if port_of(f.get("intended")) == port:
+            return f
+    raise KeyError(f"no flow to port {port}")
+
+def hop(f, label):
+    for h in f["hops"]:
+        if h.get("point") == label:
+            return h
+    raise KeyError(f"no hop {label}")
+
+def unmap(ep):
+    """[::ffff:192.0.2.1]:80 -> 192.0.2.1:80 (how a dual-stack socket shows an IPv4 peer)."""
+    return ep.replace("[::ffff:", "").replace("]", "") if ep and ep.startswith("[::ffff:") else ep
+
+def ss_local(line):
+    """The local address of an ss -tan socket line (State Recv-Q Send-Q Local Peer ...)."""
+    return unmap(line.split()[3]) if line else None
+
+def ct_tuples(line):
+    """A conntrack -L line as two endpoints pairs: [[orig_src, orig_dst], [reply_src, reply_dst]]."""
+    t = [{}]
+    for w in (line or "").split():
+        k, _, v = w.partition("=")
+        if k in ("src", "dst", "sport", "dport"):
+            if k in t[-1]:
+                t.append({})
+            t[-1][k] = v
+    ep = lambda a, p: (f"[{a}]:{p}" if ":" in a else f"{a}:{p}")
+    return [[ep(x["src"], x["sport"]), ep(x["dst"], x["dport"])] for x in t[:2] if len(x) == 4]
+
+def show(v):
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (dict, list)):
+        return json.dumps(v)
+    return str(v)
+
+try:
+    print(show(eval(sys.argv[2])))
+except (KeyError, IndexError, TypeError) as e:
+    print(f"<{type(e).__name__}: {e}>")
+'
+
+# report_json_get FILE EXPR: evaluate EXPR (python, with run/flow/hop above) on the report JSON
+# FILE and print it: "" for null, true/false, JSON for objects; `<Error: ...>` if it is absent.
+# Example: report_json_get report.json 'hop(flow(run("redirect-ipv4"), 80), "server:eth0")["source"]'
+report_json_get() {
+    "$lab_py" -c "$lab_report_py" "$1" "$2"
+}
+
+# report_available: true if this tplab has the report command.
+report_available() {
+    tplab report --help >/dev/null 2>&1
+}
+
 #### Cleanup ##################################################################
 
 # cleanup: run deferred commands, stop recorded jobs, stop anything left in our namespaces,
@@ -537,11 +1132,16 @@ EOF
 # script dies with status 2 and only the EXIT trap runs. Cleanup still happens, but keep to
 # one $(...) per command in labs (assign to a variable first) so Ctrl-C exits 130 cleanly.
 cleanup() {
-    local rc=$? pid ns i
+    local rc=$? pid ns i pids inside=""
     ((lab_cleaned)) && return "$rc"
     lab_cleaned=1
     trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
     set +e
+    # Everything running in our namespaces now, to wait for at the end (see lab_ns_kill_all).
+    for ns in "${lab_ns_list[@]}"; do
+        pids=$(ip netns pids "$ns" 2>/dev/null)
+        inside+=" $pids"
+    done
     for ((i = ${#lab_deferred[@]} - 1; i >= 0; i--)); do
         eval "${lab_deferred[i]}" >/dev/null 2>&1
     done
@@ -557,6 +1157,9 @@ cleanup() {
             lab_ns_kill_all "$ns"
             ip netns del "$ns" 2>/dev/null
         fi
+    done
+    for pid in $inside; do
+        busywait 3 lab_pid_gone "$pid"
     done
     if [[ -n "$lab_work" && -z "$LAB_OUTPUT" ]]; then
         rm -rf -- "$lab_work"

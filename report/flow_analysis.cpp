@@ -171,7 +171,9 @@ Json analyzeFlow(const RunRecords& run, const Packet& syn,
     internals["recovered_by"] = field(accepted, "recovered_by");
     internals["lookup_error"] = field(accepted, "lookup_error");
     internals["upstream_local"] = field(connected, "upstream_local");
-    internals["server_saw"] = previous ? Json(previous->source.toString()) : Json(nullptr);
+    // What the last point (the server's side) saw; nothing if the flow never got there.
+    internals["server_saw"] =
+        hops.back().seen ? Json(hops.back().source.toString()) : Json(nullptr);
     internals["nat"] = natFor(conntrack, client);
     internals["rules"] = rules;
     auto socket = findSocketLine(run.socketLines, client);

@@ -140,7 +140,8 @@ void appendSideBySide(std::ostringstream& out, const Json& runs) {
         rows[1].push_back(text(hops[0]["destination"]));
         rows[2].push_back(hops.size() > 1 ? text(hops[1]["destination"]) : "-");
         rows[3].push_back(text(in["accepted_local"]));
-        rows[4].push_back(text(in["recovered_by"]));
+        rows[4].push_back(in["original_dst"].is_null() ? "failed: " + text(in["recovered_by"])
+                                                       : text(in["recovered_by"]));
         rows[5].push_back(natSummary(in["nat"], true));
         rows[6].push_back(ruleTargets(in["rules"]));
         rows[7].push_back(text(in["server_saw"]));

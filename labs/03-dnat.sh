@@ -1,0 +1,139 @@
+#!/bin/bash
+# 03-dnat: the same interception as 02-redirect, written as DNAT: what is the same, and what
+# DNAT can do that REDIRECT cannot (send the connection to an address of your choosing).
+#
+#  +-----------------+      +------------------------------------------+      +------------------+
+#  | tpl-client      |      | tpl-gw                                   |      | tpl-server       |
+#  |  curl :80       |      |  nat PREROUTING -i veth-c                |      |  HTTP :80        |
+#  |  socat :8080    |      |    -p tcp --dports 80,8080 -j DNAT       |      |  socat :8080     |
+#  |                 |      |  (A) --to-destination 192.0.2.1:15001    |      |  "served by      |
+#  |                 |      |  (B) --to-destination 192.0.2.10:15001   |      |   server"        |
+#  |                 |      |  tplab proxy --mode redirect             |      |                  |
+#  |       eth0 [1]  |------| [2] veth-c                    veth-s [3] |------| [4] eth0         |
+#  | 192.0.2.2       |      | 192.0.2.1 (B: + 192.0.2.10) 198.51.100.1 |      | 198.51.100.2     |
+#  | 2001:db8:1::2   |      | 2001:db8:1::1 (B: + ::10)  2001:db8:2::1 |      | 2001:db8:2::2    |
+#  +-----------------+      +------------------------------------------+      +------------------+
+#   [1]..[4]: capture points (tplab capture), in path order
+#
+# REDIRECT is DNAT to the primary address of the incoming interface: you name only the port.
+# DNAT names the address too. (A) DNAT to veth-c's own address 192.0.2.1:15001
+# ([2001:db8:1::1]:15001) behaves exactly like 02-redirect: the same conntrack entry, whose
+# REPLY tuple comes from 192.0.2.1:15001, the same accepted socket, the same SO_ORIGINAL_DST
+# answer, and the proxy listens on [::]:15001. (B) gives veth-c a second address, 192.0.2.10
+# (2001:db8:1::10), runs the proxy bound to that address only, and DNATs to it: a listener
+# REDIRECT could never reach, because REDIRECT always picks the primary address. The conntrack
+# REPLY tuple and the accepted socket now show 192.0.2.10:15001, and the destination still comes
+# back from conntrack. Either way the target must be THIS box (see 05-remote-proxy for what goes
+# wrong otherwise). Checks come from tplab report's JSON and addresses read from the kernels.
+# IPv4 and IPv6 both run; four runs: dnat-ipv4, dnat-secondary-ipv4, dnat-ipv6, dnat-secondary-ipv6.
+#
+# Usage: sudo labs/03-dnat.sh [--ipv4 | --ipv6] [--out DIR]
+#   --ipv4, --ipv6  run one family only (default: both)
+#   --out DIR       keep the run directories (pcaps, snapshots, events) and report.txt / report.json
+#                   in DIR (default: a temp dir, removed at the end; LAB_OUTPUT=DIR does the same)
+# Takes about 10 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP. Docs: docs/labs/03-dnat.md.
+
+set -euo pipefail
+
+# shellcheck source=labs/lib.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+readonly proxy_port=15001
+readonly second_ip4=192.0.2.10
+readonly second_ip6=2001:db8:1::10
+
+parse_lab_args "$@"
+require_root
+require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
+use_tplab
+report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
+init_workdir
+log "run directories and logs: $lab_work"
+log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+
+declare -A target primary
+run_dirs=()
+
+# one_run RUNDIR FAMILY secondary|primary
+one_run() {
+    local rundir=$1 family=$2 which=$3 addr title
+    begin_run "$rundir" "$family"
+    primary[$rundir]=$(iface_addr "$ns_gw" veth-c "$family")
+    if [[ "$which" == secondary ]]; then
+        addr=$second_ip4
+        [[ "$family" == ipv6 ]] && addr=$second_ip6
+        if [[ "$family" == ipv6 ]]; then
+            run "$ns_gw" ip -6 addr add "$addr/64" dev veth-c nodad
+        else
+            run "$ns_gw" ip addr add "$addr/24" dev veth-c
+        fi
+        title="DNAT to a second address"
+        start_proxy "$ns_gw" "$rundir" redirect "$(endpoint "$addr" "$proxy_port")"
+    else
+        addr=${primary[$rundir]}
+        title="DNAT to veth-c's address"
+    fi
+    target[$rundir]=$(endpoint "$addr" "$proxy_port")
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport \
+        --dports "$lab_http_port,$lab_hold_port" -j DNAT --to-destination "${target[$rundir]}"
+    if [[ "$which" == primary ]]; then
+        start_proxy "$ns_gw" "$rundir" redirect "[::]:$proxy_port"
+    fi
+    capture_traffic "$rundir" "$ns_gw"
+    record_gateway_state "$ns_gw" "$rundir"
+    log "the gateway's conntrack entries for the client's connections (ORIGINAL tuple, then REPLY tuple):"
+    grep -F "src=$client_ip " "$rundir/conntrack.txt" | sed 's/^/    /' || true
+    stop_proxy "$rundir"
+    write_meta "$rundir" 03-dnat dnat "$title, $fam_name" "$family" client,gateway,server
+    read_run_facts "$rundir"
+    run_dirs+=("$rundir")
+    pause_here
+    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+}
+
+for family in "${lab_families[@]}"; do
+    section "(A) DNAT to the gateway's veth-c address, $family: dnat-$family/"
+    one_run "dnat-$family" "$family" primary
+    section "(B) DNAT to a second address that only the proxy listens on, $family: dnat-secondary-$family/"
+    one_run "dnat-secondary-$family" "$family" secondary
+done
+
+section "tplab report"
+run_report . "${run_dirs[@]}"
+
+section "checks (from report.json and the kernels' own addresses)"
+get() {
+    report_get report.json "$@"
+}
+for rd in "${run_dirs[@]}"; do
+    check_path report.json "$rd" "the gateway (the proxy's own connection)"
+    srv80=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
+    got=$(get "$rd" 'f["internals"]["accepted_local"]')
+    check_eq "$rd: the accepted socket's local address is the DNAT target" "$got" "${target[$rd]}"
+    got=$(get "$rd" 'ss_local(h["internals"]["socket"])')
+    check_eq "$rd: ss, while the held connection is open, shows the same local address" "$got" "${target[$rd]}"
+    got=$(get "$rd" 'f["internals"]["nat"]["present"]')
+    check_eq "$rd: conntrack holds a NAT mapping for the flow" "$got" true
+    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[1][0]')
+    check_eq "$rd: its REPLY tuple comes from the DNAT target" "$got" "${target[$rd]}"
+    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[0][1]')
+    check_eq "$rd: its ORIGINAL tuple still goes to the server" "$got" "$srv80"
+    got=$(get "$rd" 'f["internals"]["original_dst"]')
+    check_eq "$rd: the proxy recovered the server as original destination" "$got" "$srv80"
+    got=$(get "$rd" 'f["internals"]["recovered_by"]')
+    check_contains "$rd: with a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
+    got=$(get "$rd" 'any(" -t nat " in x and " DNAT " in x for x in f["internals"]["rules"])')
+    check_eq "$rd: the nat DNAT rule's counter moved" "$got" true
+    if [[ "$rd" == dnat-secondary-* ]]; then
+        got=$(get "$rd" 'f["internals"]["accepted_local"].rsplit(":", 1)[0].strip("[]")')
+        if [[ "$got" != "${primary[$rd]}" ]]; then
+            pass "$rd: that is not veth-c's primary address ${primary[$rd]}, the one REDIRECT would have used"
+        else
+            fail "$rd: the connection reached veth-c's primary address ${primary[$rd]}, not the second one"
+        fi
+    fi
+done
+
+log ""
+log "finished in ${SECONDS}s"
+lab_exit

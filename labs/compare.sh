@@ -1,0 +1,167 @@
+#!/bin/bash
+# compare: the same traffic through REDIRECT and through TPROXY, captured on every wire, and
+# tplab report's side-by-side view of what each hop and the gateway's kernel saw.
+#
+#  +-----------------+      +------------------------------------------+      +------------------+
+#  | tpl-client      |      | tpl-gw                                   |      | tpl-server       |
+#  |                 |      |  tplab proxy                             |      |  HTTP :80        |
+#  |  curl :80       |      |   REDIRECT run: redirect [::]:15001      |      |  socat :8080     |
+#  |  socat :8080    |      |   TPROXY run:   tproxy 0.0.0.0:15002     |      |  (answers after  |
+#  |                 |      |                 and [::]:15002           |      |   1 s)           |
+#  |       eth0 [1]  |------| [2] veth-c                    veth-s [3] |------| [4] eth0         |
+#  | 192.0.2.2       |      | 192.0.2.1                   198.51.100.1 |      | 198.51.100.2     |
+#  | 2001:db8:1::2   |      | 2001:db8:1::1              2001:db8:2::1 |      | 2001:db8:2::2    |
+#  +-----------------+      +------------------------------------------+      +------------------+
+#   [1]..[4]: capture points (tplab capture), in path order: client:eth0, gateway:veth-c,
+#   gateway:veth-s, server:eth0
+#
+# Each run builds fresh namespaces, applies one mode's rules (nat REDIRECT, or mangle TPROXY
+# with its fwmark, ip rule and local route), starts tplab proxy in that mode and the captures,
+# then sends the same traffic: one HTTP request (curl) and one socat connection that the server
+# holds open for a second, long enough to snapshot the proxy's sockets (ss -tanpe). After the
+# traffic it records the gateway's conntrack table and its rules with their counters. There is
+# one run directory per mode and family (redirect-ipv4, tproxy-ipv4, redirect-ipv6, tproxy-ipv6);
+# `tplab report` reads them all and prints them side by side. The PASS/FAIL lines come from
+# that report's JSON (parsed captures and kernel snapshots) and from addresses read back from
+# the namespaces' kernels: on the wires both modes look the same; inside the gateway REDIRECT
+# rewrote the destination (the accepted socket is the gateway's, conntrack holds a NAT entry and
+# SO_ORIGINAL_DST answers), while TPROXY left it alone (the accepted socket is the server's
+# address, no NAT, getsockname answers). Both families run by default: IPv6 works the same way
+# through both modes on this kernel (IP6T_SO_ORIGINAL_DST, ip -6 rule + local ::/0 route).
+#
+# Usage: sudo labs/compare.sh [--ipv4 | --ipv6] [--out DIR]
+#   --ipv4, --ipv6  run one family only (default: both)
+#   --out DIR       where the run directories (pcaps, snapshots, events) and report.txt,
+#                   report.json, report.html go (default: ./lab-output/<timestamp>/)
+# Takes about 10 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP (not root, a tool
+# missing, or a tplab without the report command). Docs: docs/labs/compare.md.
+
+set -euo pipefail
+
+# shellcheck source=labs/lib.sh
+source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
+
+readonly redirect_port=15001
+readonly tproxy_port=15002
+readonly tproxy_mark=0x1
+readonly tproxy_table=100
+readonly ports="$lab_http_port,$lab_hold_port"
+
+parse_lab_args "$@"
+require_root
+require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
+use_tplab
+report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
+compare_done=0
+if [[ -z "$LAB_OUTPUT" ]]; then
+    stamp=$(date +%Y%m%d-%H%M%S)
+    LAB_OUTPUT="$PWD/lab-output/$stamp"
+    # An interrupted run leaves no half-filled directory behind in the default place.
+    defer drop_partial_output
+fi
+# shellcheck disable=SC2317  # called by cleanup (defer)
+drop_partial_output() {
+    if ((compare_done == 0)); then
+        cd / && rm -rf -- "$lab_work"
+        rmdir -- "${lab_work%/*}" 2>/dev/null || true
+    fi
+}
+init_workdir
+log "output directory: $lab_work"
+log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+
+declare -A title=([redirect]="REDIRECT (nat table)" [tproxy]="TPROXY (mangle table)")
+run_dirs=()
+
+intercept_redirect() {
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+        -j REDIRECT --to-ports "$redirect_port"
+    start_proxy "$ns_gw" "$1" redirect "[::]:$redirect_port"
+}
+
+intercept_tproxy() {
+    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+        -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
+    run "$ns_gw" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
+    run "$ns_gw" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
+    start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
+}
+
+# one_run MODE FAMILY: fresh namespaces, MODE's rules and proxy, captures, traffic, snapshots.
+one_run() {
+    local mode=$1 family=$2 rundir="$1-$2"
+    section "${title[$mode]}, $family: $rundir/"
+    begin_run "$rundir" "$family"
+    case "$mode" in
+    redirect) intercept_redirect "$rundir" ;;
+    tproxy) intercept_tproxy "$rundir" ;;
+    esac
+    capture_traffic "$rundir" "$ns_gw"
+    record_gateway_state "$ns_gw" "$rundir"
+    stop_proxy "$rundir"
+    write_meta "$rundir" compare "$mode" "${title[$mode]}, $fam_name" "$family" client,gateway,server
+    read_run_facts "$rundir"
+    run_dirs+=("$rundir")
+    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+}
+
+for family in "${lab_families[@]}"; do
+    for mode in redirect tproxy; do
+        one_run "$mode" "$family"
+    done
+done
+
+section "tplab report: both modes side by side"
+run_report . "${run_dirs[@]}"
+
+section "checks (from report.json and the kernels' own addresses)"
+get() {
+    report_get report.json "$@"
+}
+for family in "${lab_families[@]}"; do
+    r=redirect-$family t=tproxy-$family
+    srv80=$(endpoint "${run_fact[$r,server]}" "$lab_http_port")
+    for rd in "$r" "$t"; do
+        check_path report.json "$rd" "the gateway, not the client"
+        got=$(get "$rd" 'f["internals"]["original_dst"]')
+        check_eq "$rd: the proxy recovered the original destination" "$got" "$srv80"
+    done
+    got=$(get "$r" 'f["internals"]["accepted_local"]')
+    want=$(endpoint "${run_fact[$r,gw_in]}" "$redirect_port")
+    check_eq "$r: the accepted socket's local address is the gateway's (primary address of veth-c)" \
+        "$got" "$want"
+    got=$(get "$t" 'f["internals"]["accepted_local"]')
+    check_eq "$t: the accepted socket's local address is the server's (nothing was rewritten)" "$got" "$srv80"
+    got=$(get "$r" 'f["internals"]["recovered_by"]')
+    check_contains "$r: destination recovered by SO_ORIGINAL_DST, a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
+    got=$(get "$t" 'f["internals"]["recovered_by"]')
+    check_eq "$t: destination recovered by getsockname()" "$got" getsockname
+    got=$(get "$r" 'f["internals"]["nat"]["present"]')
+    check_eq "$r: conntrack holds a NAT mapping for the client's flow" "$got" true
+    got=$(get "$t" 'f["internals"]["nat"]["present"]')
+    check_eq "$t: there is no NAT mapping for the client's flow" "$got" false
+    got=$(get "$r" 'any(" REDIRECT " in x and " -t nat " in x for x in r["flows"][0]["internals"]["rules"])')
+    check_eq "$r: the nat REDIRECT rule counted packets" "$got" true
+    got=$(get "$t" 'any(" TPROXY " in x and " -t mangle " in x for x in r["flows"][0]["internals"]["rules"])')
+    check_eq "$t: the mangle TPROXY rule counted packets" "$got" true
+    got=$(get "$t" '(h["internals"]["socket"] or "-").split()[3]')
+    want=$(endpoint "${run_fact[$t,server]}" "$lab_hold_port")
+    check_eq "$t: while open, ss shows the proxy's socket for the client bound to the server's address" \
+        "$got" "$want"
+    # On the wires the two modes are indistinguishable: same addresses at every point.
+    got=$(get "$r" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
+    want=$(get "$t" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
+    if [[ "$got" == "$want" && "$got" != "<"* ]]; then
+        pass "$family: every capture point sees the same addresses in both modes: the wires cannot tell them apart"
+    else
+        fail "$family: the capture points saw different addresses: REDIRECT $got, TPROXY $want"
+    fi
+done
+
+compare_done=1
+log ""
+reports=(report.*)
+log "finished in ${SECONDS}s; everything is in $lab_work:"
+log "  ${reports[*]}, and per run directory (${run_dirs[*]}):"
+log "  meta.json, *.pcap, events.jsonl, conntrack.txt, sockets.txt, rules.txt, client.txt, and logs"
+lab_exit
