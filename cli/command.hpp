@@ -20,5 +20,6 @@ struct Command {
 Command setupProxyCommand(CLI::App& parent);
 Command setupCaptureCommand(CLI::App& parent);
 Command setupReportCommand(CLI::App& parent);
+Command setupRulesCommand(CLI::App& parent);
 
 }  // namespace tplab

@@ -25,9 +25,9 @@ int main(int argc, char** argv) {
         "Docs: docs/concepts.md. Labs: labs/quickstart.sh."};
     app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
     app.require_subcommand(1);
-    std::vector<tplab::Command> commands = {tplab::setupProxyCommand(app),
-                                            tplab::setupCaptureCommand(app),
-                                            tplab::setupReportCommand(app)};
+    std::vector<tplab::Command> commands = {
+        tplab::setupProxyCommand(app), tplab::setupCaptureCommand(app),
+        tplab::setupReportCommand(app), tplab::setupRulesCommand(app)};
 
     std::string known;
     bool isKnown = false;

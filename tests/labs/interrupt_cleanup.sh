@@ -28,7 +28,8 @@ lab_pid=$!
 sleep "$delay"
 pids_inside=""
 for ns in $(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 {print $1}'); do
-    pids_inside+=" $(ip netns pids "$ns" | tr '\n' ' ')"
+    # a lab may delete a namespace between the listing and this look (labs tear down per run)
+    pids_inside+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
 done
 if ! kill -0 "$lab_pid" 2>/dev/null; then
     echo "FAIL: $lab finished before ${delay}s; choose a shorter delay"

@@ -1,0 +1,118 @@
+// `tplab rules`: the complete, commented rule set for a mode; --apply and --remove make it so.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "command.hpp"
+#include "rule_plan.hpp"
+#include "rule_runner.hpp"
+
+namespace tplab {
+namespace {
+
+struct RulesCommandOptions {
+    std::string mode;
+    std::string firewall = "iptables";
+    std::uint16_t port = 0;
+    bool ipv4 = false;
+    bool ipv6 = false;
+    bool tcp = false;
+    bool udp = false;
+    bool local = false;
+    bool spoofSource = false;
+    std::uint32_t mark = 2;
+    int table = 100;
+    std::string inInterface;
+    std::vector<std::uint16_t> destinationPorts;
+    std::string toAddress4;
+    std::string toAddress6;
+    bool apply = false;
+    bool remove = false;
+};
+
+RuleSpec specFrom(const RulesCommandOptions& cli) {
+    RuleSpec spec;
+    spec.mode = cli.mode == "redirect" ? InterceptMode::Redirect
+                : cli.mode == "dnat"   ? InterceptMode::Dnat
+                                       : InterceptMode::Tproxy;
+    spec.firewall = cli.firewall == "nft" ? Firewall::Nft : Firewall::Iptables;
+    spec.proxyPort = cli.port;
+    spec.ipv4 = cli.ipv4 || !cli.ipv6;  // neither flag: both families
+    spec.ipv6 = cli.ipv6 || !cli.ipv4;
+    spec.tcp = cli.tcp || !cli.udp;  // neither flag: TCP
+    spec.udp = cli.udp;
+    spec.local = cli.local;
+    spec.spoofSource = cli.spoofSource;
+    spec.proxyMark = cli.mark;
+    spec.table = cli.table;
+    spec.inInterface = cli.inInterface;
+    spec.destinationPorts = cli.destinationPorts;
+    spec.dnatAddress4 = cli.toAddress4;
+    spec.dnatAddress6 = cli.toAddress6;
+    return spec;
+}
+
+int runRules(const RulesCommandOptions& cli) {
+    if (cli.apply && cli.remove) {
+        throw UsageError("--apply and --remove exclude each other");
+    }
+    auto steps = planRules(specFrom(cli));
+    if (cli.apply) {
+        applyPlan(steps, stdout);
+    } else if (cli.remove) {
+        removePlan(steps, stdout);
+    } else {
+        std::fputs(renderPlan(steps).c_str(), stdout);
+    }
+    return 0;
+}
+
+}  // namespace
+
+Command setupRulesCommand(CLI::App& parent) {
+    auto cli = std::make_shared<RulesCommandOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "rules",
+        "Print the complete rule set a mode needs (sysctls, ip rule/route, iptables or nft),\n"
+        "every line with the reason it is there. --apply makes it so and --remove undoes exactly\n"
+        "what --apply added, both idempotent. Neither --ipv4 nor --ipv6 means both; TCP unless\n"
+        "--udp (give --tcp --udp for both). See docs/rules.md.");
+    app->add_option("--mode", cli->mode, "redirect, dnat or tproxy")
+        ->required()
+        ->check(CLI::IsMember({"redirect", "dnat", "tproxy"}));
+    app->add_option("--firewall", cli->firewall, "iptables or nft")
+        ->check(CLI::IsMember({"iptables", "nft"}))
+        ->capture_default_str();
+    app->add_option("--port", cli->port, "The port tplab proxy listens on")
+        ->required()
+        ->check(CLI::Range(1, 65535));
+    app->add_flag("--ipv4", cli->ipv4, "IPv4 rules");
+    app->add_flag("--ipv6", cli->ipv6, "IPv6 rules");
+    app->add_flag("--tcp", cli->tcp, "Intercept TCP");
+    app->add_flag("--udp", cli->udp, "Intercept UDP (tproxy only)");
+    app->add_option("--dport", cli->destinationPorts,
+                    "Intercept only these destination ports (repeat, or a,b); default all")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 65535));
+    app->add_flag(
+        "--local", cli->local,
+        "Also intercept the gateway's own traffic (OUTPUT), exempting the proxy's --mark");
+    app->add_flag("--spoof-source", cli->spoofSource,
+                  "Add the return path for tplab proxy --spoof-source");
+    app->add_option("--mark", cli->mark,
+                    "The proxy's SO_MARK (tplab proxy --mark), exempted with --local; must not "
+                    "overlap the TPROXY mark 0x1")
+        ->capture_default_str();
+    app->add_option("--table", cli->table, "Routing table for the local route")
+        ->check(CLI::Range(1, 252))
+        ->capture_default_str();
+    app->add_option("--in-interface", cli->inInterface, "Only traffic arriving on this interface");
+    app->add_option("--to-address", cli->toAddress4, "--mode dnat: the IPv4 address to DNAT to");
+    app->add_option("--to-address6", cli->toAddress6, "--mode dnat: the IPv6 address to DNAT to");
+    app->add_flag("--apply", cli->apply, "Make it so (idempotent)");
+    app->add_flag("--remove", cli->remove, "Undo what --apply added (idempotent)");
+    return Command{app, [cli] { return runRules(*cli); }};
+}
+
+}  // namespace tplab

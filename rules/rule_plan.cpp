@@ -1,0 +1,349 @@
+// Building the plan: one place that knows every rule each mode needs, and why.
+#include "rule_plan.hpp"
+
+#include <sstream>
+#include <stdexcept>
+
+namespace tplab {
+namespace {
+
+struct Family {
+    bool v6;
+    std::string iptables;   // iptables / ip6tables
+    std::string ip;         // -4 / -6
+    std::string any;        // 0.0.0.0/0 / ::/0
+    std::string loopback;   // 127.0.0.0/8 / ::1/128
+    std::string nfproto;    // ipv4 / ipv6
+    std::string nftFamily;  // ip / ip6
+};
+
+std::vector<Family> familiesOf(const RuleSpec& spec) {
+    std::vector<Family> families;
+    if (spec.ipv4)
+        families.push_back({false, "iptables", "-4", "0.0.0.0/0", "127.0.0.0/8", "ipv4", "ip"});
+    if (spec.ipv6)
+        families.push_back({true, "ip6tables", "-6", "::/0", "::1/128", "ipv6", "ip6"});
+    return families;
+}
+
+std::vector<std::string> protocolsOf(const RuleSpec& spec) {
+    std::vector<std::string> protocols;
+    if (spec.tcp)
+        protocols.push_back("tcp");
+    if (spec.udp)
+        protocols.push_back("udp");
+    return protocols;
+}
+
+std::string hex(std::uint32_t value) {
+    std::ostringstream text;
+    text << "0x" << std::hex << value;
+    return text.str();
+}
+
+std::string portList(const std::vector<std::uint16_t>& ports, const char* separator) {
+    std::string list;
+    for (auto port : ports)
+        list += (list.empty() ? "" : separator) + std::to_string(port);
+    return list;
+}
+
+ShellCommand shell(const std::string& script) {
+    return ShellCommand{{"sh", "-c", script}, ""};
+}
+
+// An iptables rule: -A to add, -C to check, -D to delete, from the same arguments.
+RuleStep iptablesRule(const std::string& why, const std::string& binary, const std::string& table,
+                      const std::string& chain, std::vector<std::string> rule) {
+    auto with = [&](const char* action) {
+        std::vector<std::string> argv = {binary, "-w", "-t", table, action, chain};
+        argv.insert(argv.end(), rule.begin(), rule.end());
+        return ShellCommand{argv, ""};
+    };
+    std::string family = binary == "ip6tables" ? "ip6 " : "ip ";
+    return RuleStep{why, with("-A"), with("-C"), with("-D"), "", family + table};
+}
+
+RuleStep sysctlStep(const std::string& why, const std::string& key, const std::string& value) {
+    return RuleStep{why,
+                    ShellCommand{{"sysctl", "-qw", key + "=" + value}, ""},
+                    shell("test \"$(sysctl -n " + key + ")\" = " + value),
+                    std::nullopt,
+                    key,
+                    ""};
+}
+
+std::vector<std::string> trafficMatch(const RuleSpec& spec, const std::string& protocol,
+                                      bool withInterface) {
+    std::vector<std::string> match;
+    if (withInterface && !spec.inInterface.empty()) {
+        match.insert(match.end(), {"-i", spec.inInterface});
+    }
+    match.insert(match.end(), {"-p", protocol});
+    if (spec.destinationPorts.size() == 1) {
+        match.insert(match.end(), {"--dport", std::to_string(spec.destinationPorts[0])});
+    } else if (!spec.destinationPorts.empty()) {
+        match.insert(match.end(),
+                     {"-m", "multiport", "--dports", portList(spec.destinationPorts, ",")});
+    }
+    return match;
+}
+
+std::vector<std::string> target(const RuleSpec& spec, const Family& family) {
+    const std::string port = std::to_string(spec.proxyPort);
+    switch (spec.mode) {
+        case InterceptMode::Redirect:
+            return {"-j", "REDIRECT", "--to-ports", port};
+        case InterceptMode::Dnat:
+            return {
+                "-j", "DNAT", "--to-destination",
+                family.v6 ? "[" + spec.dnatAddress6 + "]:" + port : spec.dnatAddress4 + ":" + port};
+        case InterceptMode::Tproxy:
+            break;
+    }
+    return {"-j", "TPROXY",        "--on-port",
+            port, "--tproxy-mark", hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark)};
+}
+
+void validate(const RuleSpec& spec) {
+    if (spec.proxyPort == 0)
+        throw std::invalid_argument("--port: the proxy's port is required");
+    if (!spec.ipv4 && !spec.ipv6)
+        throw std::invalid_argument("no address family selected");
+    if (!spec.tcp && !spec.udp)
+        throw std::invalid_argument("no protocol selected");
+    if (spec.udp && spec.mode != InterceptMode::Tproxy) {
+        throw std::invalid_argument(
+            "--udp needs --mode tproxy: SO_ORIGINAL_DST cannot recover a "
+            "UDP destination after REDIRECT/DNAT");
+    }
+    if (spec.mode == InterceptMode::Dnat &&
+        ((spec.ipv4 && spec.dnatAddress4.empty()) || (spec.ipv6 && spec.dnatAddress6.empty()))) {
+        throw std::invalid_argument("--mode dnat needs --to-address for each family it covers");
+    }
+    if ((spec.proxyMark & spec.tproxyMark) != 0) {
+        throw std::invalid_argument("--mark " + hex(spec.proxyMark) + " overlaps the TPROXY mark " +
+                                    hex(spec.tproxyMark) +
+                                    ": the proxy's own packets would be routed back to it");
+    }
+}
+
+bool needsLocalRoute(const RuleSpec& spec) {
+    return spec.mode == InterceptMode::Tproxy || spec.spoofSource;
+}
+
+void addRouting(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+    const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
+    const std::string table = std::to_string(spec.table);
+    steps.push_back(RuleStep{
+        "marked packets use table " + table +
+            ": the mark is how TPROXY (and spoofed replies) "
+            "ask for local delivery of packets addressed to other hosts",
+        ShellCommand{{"ip", family.ip, "rule", "add", "fwmark", mark, "lookup", table}, ""},
+        shell("ip " + family.ip + " rule show | grep -qF 'fwmark " + mark + " lookup " + table +
+              "'"),
+        ShellCommand{{"ip", family.ip, "rule", "del", "fwmark", mark, "lookup", table}, ""}, "",
+        ""});
+    steps.push_back(RuleStep{
+        "table " + table +
+            " says every address is local: without it the marked packet is not "
+            "delivered to the proxy (a silent failure)",
+        ShellCommand{
+            {"ip", family.ip, "route", "add", "local", family.any, "dev", "lo", "table", table},
+            ""},
+        shell("ip " + family.ip + " route show table " + table + " | grep -q '^local default'"),
+        ShellCommand{
+            {"ip", family.ip, "route", "del", "local", family.any, "dev", "lo", "table", table},
+            ""},
+        "", ""});
+}
+
+void addIptables(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+    const bool tproxy = spec.mode == InterceptMode::Tproxy;
+    const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
+    for (const auto& protocol : protocolsOf(spec)) {
+        if (spec.spoofSource) {
+            steps.push_back(
+                iptablesRule("replies to a spoofed source belong to a transparent socket here: "
+                             "mark them so they "
+                             "are delivered locally instead of forwarded to the real client",
+                             family.iptables, "mangle", "PREROUTING",
+                             {"-p", protocol, "-m", "socket", "--transparent", "-j", "MARK",
+                              "--set-mark", mark}));
+        }
+        auto rule = trafficMatch(spec, protocol, true);
+        auto jump = target(spec, family);
+        rule.insert(rule.end(), jump.begin(), jump.end());
+        steps.push_back(iptablesRule(
+            tproxy ? "hand matching packets, unchanged, to the proxy's transparent listener"
+                   : "rewrite the destination of matching connections to the proxy (conntrack "
+                     "remembers the original for SO_ORIGINAL_DST)",
+            family.iptables, tproxy ? "mangle" : "nat", "PREROUTING", rule));
+        if (!spec.local) {
+            continue;
+        }
+        const std::string table = tproxy ? "mangle" : "nat";
+        steps.push_back(iptablesRule(
+            "the proxy's own upstream connections carry --mark " + hex(spec.proxyMark) +
+                ": let them through, or intercepting OUTPUT would loop them back",
+            family.iptables, table, "OUTPUT",
+            {"-p", protocol, "-m", "mark", "--mark", hex(spec.proxyMark), "-j", "RETURN"}));
+        auto local = trafficMatch(spec, protocol, false);
+        local.insert(local.begin(), {"!", "-d", family.loopback});
+        if (tproxy) {
+            local.insert(local.end(), {"-j", "MARK", "--set-mark", mark});
+            steps.push_back(iptablesRule(
+                "the gateway's own traffic never passes PREROUTING: mark it in OUTPUT so it is "
+                "rerouted to lo and comes back in through PREROUTING, where TPROXY takes it",
+                family.iptables, "mangle", "OUTPUT", local));
+            if (!spec.inInterface.empty()) {
+                auto fromLo = trafficMatch(spec, protocol, false);
+                fromLo.insert(fromLo.begin(), {"-i", "lo"});
+                fromLo.insert(fromLo.end(), jump.begin(), jump.end());
+                steps.push_back(iptablesRule("rerouted local traffic arrives on lo",
+                                             family.iptables, "mangle", "PREROUTING", fromLo));
+            }
+        } else {
+            local.insert(local.end(), jump.begin(), jump.end());
+            steps.push_back(iptablesRule(
+                "the gateway's own connections: nat OUTPUT is where they can be redirected",
+                family.iptables, "nat", "OUTPUT", local));
+        }
+    }
+}
+
+std::string nftMatch(const RuleSpec& spec, const Family& family, const std::string& protocol,
+                     bool withInterface) {
+    std::string match;
+    if (withInterface && !spec.inInterface.empty())
+        match += "iifname \"" + spec.inInterface + "\" ";
+    match += "meta nfproto " + family.nfproto + " meta l4proto " + protocol + " ";
+    if (!spec.destinationPorts.empty()) {
+        match += "th dport { " + portList(spec.destinationPorts, ", ") + " } ";
+    }
+    return match;
+}
+
+std::string nftTarget(const RuleSpec& spec, const Family& family) {
+    const std::string port = std::to_string(spec.proxyPort);
+    switch (spec.mode) {
+        case InterceptMode::Redirect:
+            return "redirect to :" + port;
+        case InterceptMode::Dnat:
+            return "dnat " + family.nftFamily + " to " +
+                   (family.v6 ? "[" + spec.dnatAddress6 + "]:" : spec.dnatAddress4 + ":") + port;
+        case InterceptMode::Tproxy:
+            break;
+    }
+    return "tproxy " + family.nftFamily + " to :" + port + " meta mark set " +
+           hex(spec.tproxyMark) + " accept";
+}
+
+// One table holds everything, so applying is "replace the table" and removing is "delete it".
+std::string nftRuleset(const RuleSpec& spec) {
+    const bool tproxy = spec.mode == InterceptMode::Tproxy;
+    std::ostringstream nat, natOutput, mangle, routeOutput;
+    for (const auto& protocol : protocolsOf(spec)) {
+        if (spec.spoofSource) {  // family-agnostic: one rule serves IPv4 and IPv6
+            mangle << "\t\tmeta l4proto " << protocol << " socket transparent 1 meta mark set "
+                   << hex(spec.tproxyMark) << " accept\n";
+        }
+    }
+    for (const auto& family : familiesOf(spec)) {
+        for (const auto& protocol : protocolsOf(spec)) {
+            std::string rule = nftMatch(spec, family, protocol, true) + nftTarget(spec, family);
+            (tproxy ? mangle : nat) << "\t\t" << rule << "\n";
+            if (!spec.local)
+                continue;
+            std::string local = family.nftFamily + " daddr != " + family.loopback + " " +
+                                nftMatch(spec, family, protocol, false);
+            if (tproxy) {
+                routeOutput << "\t\t" << local << "meta mark set " << hex(spec.tproxyMark) << "\n";
+                if (!spec.inInterface.empty()) {
+                    mangle << "\t\tiifname \"lo\" " << nftMatch(spec, family, protocol, false)
+                           << nftTarget(spec, family) << "\n";
+                }
+            } else {
+                natOutput << "\t\t" << local << nftTarget(spec, family) << "\n";
+            }
+        }
+    }
+    std::ostringstream text;
+    text << "table inet tplab\ndelete table inet tplab\ntable inet tplab {\n";
+    auto chain = [&](const char* name, const char* hook, const std::ostringstream& body,
+                     bool exempt) {
+        if (body.str().empty())
+            return;
+        text << "\tchain " << name << " {\n\t\t" << hook << "; policy accept;\n";
+        if (exempt)
+            text << "\t\tmeta mark " << hex(spec.proxyMark) << " return\n";
+        text << body.str() << "\t}\n";
+    };
+    chain("nat_prerouting", "type nat hook prerouting priority dstnat", nat, false);
+    chain("nat_output", "type nat hook output priority -100", natOutput, true);
+    chain("mangle_prerouting", "type filter hook prerouting priority mangle", mangle, false);
+    chain("route_output", "type route hook output priority mangle", routeOutput, true);
+    text << "}\n";
+    return text.str();
+}
+
+}  // namespace
+
+std::string ShellCommand::text() const {
+    std::string line;
+    for (const auto& arg : argv) {
+        bool plain =
+            arg.find_first_of(" \t'\"$!{}|&;<>()*?[]\\") == std::string::npos && !arg.empty();
+        line += (line.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
+    }
+    if (!input.empty()) {
+        line += " <<'EOF'\n" + input + "EOF";
+    }
+    return line;
+}
+
+std::vector<RuleStep> planRules(const RuleSpec& spec) {
+    validate(spec);
+    std::vector<RuleStep> steps;
+    for (const auto& family : familiesOf(spec)) {
+        steps.push_back(sysctlStep(
+            "the gateway forwards what is not intercepted (and, for REDIRECT, the NATed flows)",
+            family.v6 ? "net.ipv6.conf.all.forwarding" : "net.ipv4.ip_forward", "1"));
+    }
+    if (spec.spoofSource && spec.ipv4) {
+        steps.push_back(sysctlStep(
+            "loose reverse-path filtering: strict mode can drop spoofed return traffic (the "
+            "effective value is the maximum of conf.all and the interface's)",
+            "net.ipv4.conf.all.rp_filter", "2"));
+    }
+    if (needsLocalRoute(spec)) {
+        for (const auto& family : familiesOf(spec)) {
+            addRouting(spec, family, steps);
+        }
+    }
+    if (spec.firewall == Firewall::Iptables) {
+        for (const auto& family : familiesOf(spec)) {
+            addIptables(spec, family, steps);
+        }
+        return steps;
+    }
+    steps.push_back(RuleStep{
+        "all nft rules in one table, replaced as a whole: " +
+            std::string(spec.mode == InterceptMode::Tproxy ? "tproxy in a filter chain at mangle "
+                                                             "priority"
+                                                           : "redirect/dnat in nat chains"),
+        ShellCommand{{"nft", "-f", "-"}, nftRuleset(spec)},
+        ShellCommand{{"nft", "list", "table", "inet", "tplab"}, ""},
+        ShellCommand{{"nft", "delete", "table", "inet", "tplab"}, ""}, "", ""});
+    return steps;
+}
+
+std::string renderPlan(const std::vector<RuleStep>& steps) {
+    std::string text;
+    for (const auto& step : steps) {
+        text += "# " + step.why + "\n" + step.apply.text() + "\n";
+    }
+    return text;
+}
+
+}  // namespace tplab

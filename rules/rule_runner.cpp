@@ -1,0 +1,205 @@
+// Running plan commands with posix_spawn, and the sysctl values saved between --apply and
+// --remove (per network namespace, since /run is shared between namespaces).
+#include "rule_runner.hpp"
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "fd.hpp"
+#include "result.hpp"
+
+extern char** environ;
+
+namespace tplab {
+namespace {
+
+const char* kStateDir = "/run/tplab";
+
+std::string statePath() {
+    struct stat ns {};
+    ::stat("/proc/self/ns/net", &ns);
+    return std::string(kStateDir) + "/rules-net" + std::to_string(ns.st_ino) + ".state";
+}
+
+// What --apply changed: the sysctls' earlier values and the steps it really added, so --remove
+// undoes exactly that and leaves alone what was there before.
+struct AppliedState {
+    std::map<std::string, std::string> sysctls;
+    std::set<std::string> added;
+    std::set<std::string> createdTables;  // iptables-nft tables that did not exist before
+    bool exists = false;
+};
+
+AppliedState loadState() {
+    AppliedState state;
+    std::ifstream in(statePath());
+    if (!in)
+        return state;
+    auto json = nlohmann::json::parse(in, nullptr, false);
+    if (json.is_discarded())
+        return state;
+    state.exists = true;
+    state.sysctls = json.value("sysctls", std::map<std::string, std::string>{});
+    state.added = json.value("added", std::set<std::string>{});
+    state.createdTables = json.value("created_tables", std::set<std::string>{});
+    return state;
+}
+
+void storeState(const AppliedState& state) {
+    ::mkdir(kStateDir, 0755);
+    std::ofstream out(statePath(), std::ios::trunc);
+    out << nlohmann::json{{"sysctls", state.sysctls},
+                          {"added", state.added},
+                          {"created_tables", state.createdTables}}
+               .dump(2)
+        << "\n";
+}
+
+std::string trim(std::string text) {
+    while (!text.empty() && (text.back() == '\n' || text.back() == ' '))
+        text.pop_back();
+    return text;
+}
+
+void mustRun(const ShellCommand& command, std::FILE* out) {
+    std::fprintf(out, "+ %s\n", command.text().c_str());
+    auto outcome = runCommand(command);
+    if (outcome.exitCode != 0) {
+        throw std::runtime_error(command.argv.front() + " failed (exit " +
+                                 std::to_string(outcome.exitCode) + "): " + trim(outcome.output) +
+                                 " [" + command.text() + "]");
+    }
+}
+
+// iptables-nft creates an nf_tables table (ip nat, ip6 mangle...) on first use and leaves it,
+// empty, when the last rule goes: iptables-save then shows a table that was not there before.
+bool iptablesUsesNftables() {
+    return runCommand(ShellCommand{{"iptables", "-V"}, ""}).output.find("nf_tables") !=
+           std::string::npos;
+}
+
+bool nftTableExists(const std::string& table) {
+    std::vector<std::string> argv = {"nft", "list", "table"};
+    std::istringstream words(table);
+    for (std::string word; words >> word;)
+        argv.push_back(word);
+    return runCommand(ShellCommand{argv, ""}).exitCode == 0;
+}
+
+bool present(const RuleStep& step) {
+    return step.isPresent && runCommand(*step.isPresent).exitCode == 0;
+}
+
+}  // namespace
+
+CommandOutcome runCommand(const ShellCommand& command) {
+    int input[2];
+    int output[2];
+    if (::pipe2(input, O_CLOEXEC) != 0 || ::pipe2(output, O_CLOEXEC) != 0) {
+        throw setupError(errno, "pipe2");
+    }
+    Fd inputRead(input[0]), inputWrite(input[1]), outputRead(output[0]), outputWrite(output[1]);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, inputRead.get(), STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, outputWrite.get(), STDOUT_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, outputWrite.get(), STDERR_FILENO);
+    std::vector<char*> argv;
+    for (const auto& arg : command.argv)
+        argv.push_back(const_cast<char*>(arg.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+        return {127, command.argv.front() + ": " + errnoText(spawned)};
+    }
+    inputRead.reset();
+    outputWrite.reset();
+    std::size_t written = 0;
+    while (written < command.input.size()) {
+        ssize_t n = ::write(inputWrite.get(), command.input.data() + written,
+                            command.input.size() - written);
+        if (n <= 0)
+            break;
+        written += static_cast<std::size_t>(n);
+    }
+    inputWrite.reset();
+    CommandOutcome outcome;
+    char buffer[4096];
+    ssize_t n;
+    while ((n = ::read(outputRead.get(), buffer, sizeof(buffer))) > 0) {
+        outcome.output.append(buffer, static_cast<std::size_t>(n));
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    outcome.exitCode = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return outcome;
+}
+
+void applyPlan(const std::vector<RuleStep>& steps, std::FILE* out) {
+    auto state = loadState();
+    for (const auto& step : steps) {
+        if (!step.sysctl.empty() && !state.sysctls.count(step.sysctl)) {
+            auto current = runCommand(ShellCommand{{"sysctl", "-n", step.sysctl}, ""});
+            if (current.exitCode == 0) {
+                state.sysctls[step.sysctl] = trim(current.output);
+            }
+        }
+        if (present(step)) {
+            std::fprintf(out, "= already in place: %s\n", step.apply.text().c_str());
+            continue;
+        }
+        if (!step.nftTable.empty() && !state.createdTables.count(step.nftTable) &&
+            iptablesUsesNftables() && !nftTableExists(step.nftTable)) {
+            state.createdTables.insert(step.nftTable);
+        }
+        mustRun(step.apply, out);
+        state.added.insert(step.apply.text());
+        storeState(state);
+    }
+    storeState(state);
+}
+
+void removePlan(const std::vector<RuleStep>& steps, std::FILE* out) {
+    auto state = loadState();
+    for (auto step = steps.rbegin(); step != steps.rend(); ++step) {
+        if (!step->sysctl.empty()) {
+            if (auto value = state.sysctls.find(step->sysctl); value != state.sysctls.end()) {
+                mustRun(ShellCommand{{"sysctl", "-qw", step->sysctl + "=" + value->second}, ""},
+                        out);
+            }
+            continue;
+        }
+        // Without a record of --apply (rules typed by hand from the printed plan), remove
+        // whatever of the plan is present.
+        bool ours = state.exists ? state.added.count(step->apply.text()) > 0 : present(*step);
+        if (step->remove && ours) {
+            mustRun(*step->remove, out);
+        }
+    }
+    for (const auto& table : state.createdTables) {
+        if (nftTableExists(table)) {
+            std::vector<std::string> argv = {"nft", "delete", "table"};
+            std::istringstream words(table);
+            for (std::string word; words >> word;)
+                argv.push_back(word);
+            mustRun(ShellCommand{argv, ""}, out);
+        }
+    }
+    ::unlink(statePath().c_str());
+}
+
+}  // namespace tplab

@@ -1,0 +1,152 @@
+// `tplab rules --apply/--remove` in real namespaces: for every mode, firewall and family the
+// applied rules intercept a real flow, applying twice changes nothing, and --remove restores the
+// exact prior state (iptables-save, ip6tables-save, nft list ruleset, ip rule, routes, sysctls).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include "netns_topology.hpp"
+#include "process.hpp"
+
+namespace tplab::test {
+namespace {
+
+struct RulesCase {
+    std::string mode;      // redirect, dnat, tproxy
+    std::string firewall;  // iptables, nft
+    Family family;
+    bool local = false;  // intercept the gateway's own traffic instead of the client's
+};
+
+std::string caseName(const ::testing::TestParamInfo<RulesCase>& info) {
+    return info.param.mode + "_" + info.param.firewall +
+           (info.param.family == Family::Ipv4 ? "_ipv4" : "_ipv6") +
+           (info.param.local ? "_local" : "");
+}
+
+class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
+  protected:
+    void SetUp() override {
+        if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        char dir[] = "/tmp/tplab-rules-XXXXXX";
+        workdir = ::mkdtemp(dir);
+        std::ofstream(workdir + "/index.html") << "served by server\n";
+        net = std::make_unique<NetnsTopology>();
+        server = net->spawn(
+            net->server(),
+            {"python3", "-m", "http.server", "--bind", "::", "--directory", workdir, "80"},
+            workdir + "/server.log");
+        ASSERT_TRUE(net->waitListening(net->server(), 80));
+        // Forwarding off, so that --apply must turn it on and --remove must turn it off again.
+        net->mustExec(net->gateway(),
+                      "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0");
+    }
+    void TearDown() override {
+        proxy.stop();
+        server.stop();
+        net.reset();
+        if (!workdir.empty())
+            std::filesystem::remove_all(workdir);
+    }
+
+    std::string rulesArguments() const {
+        const auto& c = GetParam();
+        std::string args = " rules --mode " + c.mode + " --firewall " + c.firewall +
+                           " --port 15001 --dport 80 --mark 2" +
+                           (c.family == Family::Ipv4 ? " --ipv4" : " --ipv6");
+        if (c.local) {
+            args += " --local";
+        } else {
+            args += " --in-interface veth-c";
+        }
+        if (c.mode == "dnat") {
+            args += c.family == Family::Ipv4 ? " --to-address 192.0.2.1"
+                                             : " --to-address6 2001:db8:1::1";
+        }
+        return args;
+    }
+    CommandResult rules(const std::string& action) {
+        return net->exec(net->gateway(),
+                         std::string(TPLAB_BINARY) + rulesArguments() + " " + action);
+    }
+    std::string kernelState() {
+        return net
+            ->exec(net->gateway(),
+                   "iptables-save | grep -v \"^#\"; ip6tables-save | grep -v \"^#\"; "
+                   "nft list ruleset; ip -4 rule; ip -6 rule; ip -4 route show table all; "
+                   "ip -6 route show table all; sysctl net.ipv4.ip_forward "
+                   "net.ipv6.conf.all.forwarding net.ipv4.conf.all.rp_filter")
+            .output;
+    }
+
+    std::string workdir;
+    std::unique_ptr<NetnsTopology> net;
+    Process server;
+    Process proxy;
+};
+
+TEST_P(RulesApplyRemove, AppliedRulesInterceptAndRemoveRestoresTheExactPriorState) {
+    const auto& c = GetParam();
+    const auto& at = addressesFor(c.family);
+    const std::string before = kernelState();
+
+    auto applied = rules("--apply");
+    ASSERT_EQ(applied.exitCode, 0) << applied.output;
+    const std::string afterApply = kernelState();
+    EXPECT_NE(afterApply, before);
+    auto again = rules("--apply");
+    EXPECT_EQ(again.exitCode, 0) << again.output;
+    EXPECT_EQ(kernelState(), afterApply) << "a second --apply must change nothing:\n"
+                                         << again.output;
+
+    const std::string backend = c.mode == "tproxy" ? "tproxy" : "redirect";
+    proxy =
+        net->spawn(net->gateway(),
+                   {TPLAB_BINARY, "proxy", "--mode", backend, "--listen", "0.0.0.0:15001",
+                    "--listen", "[::]:15001", "--mark", "2", "--events", workdir + "/events.jsonl"},
+                   workdir + "/proxy.log");
+    ASSERT_TRUE(net->waitListening(net->gateway(), 15001));
+    const std::string& from = c.local ? net->gateway() : net->client();
+    auto curl =
+        net->exec(from, "curl -sS --max-time 5 http://" + urlHost(at.server) + "/index.html");
+    EXPECT_EQ(curl.output, "served by server\n")
+        << runShell("cat " + workdir + "/proxy.log").output;
+    std::ifstream events(workdir + "/events.jsonl");
+    std::stringstream text;
+    text << events.rdbuf();
+    EXPECT_NE(text.str().find("\"original_dst\":\"" + withPort(at.server, 80) + "\""),
+              std::string::npos)
+        << "the flow was not intercepted:\n"
+        << text.str();
+    EXPECT_EQ(text.str().find("loop_refused"), std::string::npos) << text.str();
+    proxy.stop();
+
+    auto removed = rules("--remove");
+    ASSERT_EQ(removed.exitCode, 0) << removed.output;
+    EXPECT_EQ(kernelState(), before) << "--remove must restore the exact prior state";
+    EXPECT_EQ(rules("--remove").exitCode, 0) << "a second --remove is harmless";
+    EXPECT_EQ(kernelState(), before);
+}
+
+std::vector<RulesCase> allCases() {
+    std::vector<RulesCase> cases;
+    for (const char* mode : {"redirect", "dnat", "tproxy"}) {
+        for (const char* firewall : {"iptables", "nft"}) {
+            for (Family family : {Family::Ipv4, Family::Ipv6}) {
+                cases.push_back({mode, firewall, family, false});
+            }
+            cases.push_back({mode, firewall, Family::Ipv4, true});
+        }
+    }
+    return cases;
+}
+
+INSTANTIATE_TEST_SUITE_P(, RulesApplyRemove, ::testing::ValuesIn(allCases()), caseName);
+
+}  // namespace
+}  // namespace tplab::test
