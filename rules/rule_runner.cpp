@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,10 +28,22 @@ namespace {
 
 const char* kStateDir = "/run/tplab";
 
-std::string statePath() {
+// The namespace's cookie (SO_NETNS_COOKIE) is unique for the whole boot, unlike its inode,
+// which a new namespace may reuse: a stale state file must never be applied to another one.
+std::string namespaceKey() {
+    Fd probe(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    std::uint64_t cookie = 0;
+    socklen_t length = sizeof(cookie);
+    if (probe && ::getsockopt(probe.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &length) == 0) {
+        return "cookie" + std::to_string(cookie);
+    }
     struct stat ns {};
     ::stat("/proc/self/ns/net", &ns);
-    return std::string(kStateDir) + "/rules-net" + std::to_string(ns.st_ino) + ".state";
+    return "inode" + std::to_string(ns.st_ino);
+}
+
+std::string statePath() {
+    return std::string(kStateDir) + "/rules-net-" + namespaceKey() + ".state";
 }
 
 // What --apply changed: the sysctls' earlier values and the steps it really added, so --remove
@@ -149,8 +162,30 @@ CommandOutcome runCommand(const ShellCommand& command) {
     return outcome;
 }
 
+// Rule order matters (the RETURN that exempts the proxy must precede the REDIRECT): when some
+// iptables rules of the plan are missing, take the present ones out so all go back in order.
+static void reorderIfIncomplete(const std::vector<RuleStep>& steps, std::FILE* out) {
+    bool missing = false;
+    std::vector<const RuleStep*> presentRules;
+    for (const auto& step : steps) {
+        if (step.nftTable.empty())
+            continue;
+        if (present(step)) {
+            presentRules.push_back(&step);
+        } else {
+            missing = true;
+        }
+    }
+    if (!missing)
+        return;
+    for (auto step = presentRules.rbegin(); step != presentRules.rend(); ++step) {
+        mustRun(*(*step)->remove, out);
+    }
+}
+
 void applyPlan(const std::vector<RuleStep>& steps, std::FILE* out) {
     auto state = loadState();
+    reorderIfIncomplete(steps, out);
     for (const auto& step : steps) {
         if (!step.sysctl.empty() && !state.sysctls.count(step.sysctl)) {
             auto current = runCommand(ShellCommand{{"sysctl", "-n", step.sysctl}, ""});
