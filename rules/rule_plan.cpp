@@ -289,19 +289,6 @@ std::string nftRuleset(const RuleSpec& spec) {
 
 }  // namespace
 
-std::string ShellCommand::text() const {
-    std::string line;
-    for (const auto& arg : argv) {
-        bool plain =
-            arg.find_first_of(" \t'\"$!{}|&;<>()*?[]\\") == std::string::npos && !arg.empty();
-        line += (line.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
-    }
-    if (!input.empty()) {
-        line += " <<'EOF'\n" + input + "EOF";
-    }
-    return line;
-}
-
 std::vector<RuleStep> planRules(const RuleSpec& spec) {
     validate(spec);
     std::vector<RuleStep> steps;

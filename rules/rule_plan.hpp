@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "shell_command.hpp"
+
 namespace tplab {
 
 enum class InterceptMode { Redirect, Dnat, Tproxy };
@@ -30,13 +32,6 @@ struct RuleSpec {
     std::vector<std::uint16_t> destinationPorts;  // only these ports ("" = all)
     std::string dnatAddress4;                     // --mode dnat: the address to DNAT to
     std::string dnatAddress6;
-};
-
-struct ShellCommand {
-    std::vector<std::string> argv;
-    std::string input;  // fed to stdin (nft -f -); usually empty
-
-    [[nodiscard]] std::string text() const;  // as a person would type it
 };
 
 struct RuleStep {

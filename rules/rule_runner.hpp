@@ -10,13 +10,6 @@
 
 namespace tplab {
 
-struct CommandOutcome {
-    int exitCode = -1;
-    std::string output;  // stdout and stderr
-};
-
-CommandOutcome runCommand(const ShellCommand& command);
-
 // Prints each command as it runs ("+ ..."), or why it is skipped. Throws std::runtime_error with
 // the command and its output when one fails.
 void applyPlan(const std::vector<RuleStep>& steps, std::FILE* out);
