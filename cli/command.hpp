@@ -21,5 +21,6 @@ Command setupProxyCommand(CLI::App& parent);
 Command setupCaptureCommand(CLI::App& parent);
 Command setupReportCommand(CLI::App& parent);
 Command setupRulesCommand(CLI::App& parent);
+Command setupDoctorCommand(CLI::App& parent);
 
 }  // namespace tplab

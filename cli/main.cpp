@@ -27,7 +27,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::vector<tplab::Command> commands = {
         tplab::setupProxyCommand(app), tplab::setupCaptureCommand(app),
-        tplab::setupReportCommand(app), tplab::setupRulesCommand(app)};
+        tplab::setupReportCommand(app), tplab::setupRulesCommand(app),
+        tplab::setupDoctorCommand(app)};
 
     std::string known;
     bool isKnown = false;

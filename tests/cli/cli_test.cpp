@@ -46,6 +46,14 @@ TEST(Cli, ProxyHelpDocumentsEveryOption) {
     }
 }
 
+TEST(Cli, EveryCommandHasHelp) {
+    for (const char* command : {"proxy", "capture", "report", "rules", "doctor"}) {
+        auto result = tplab(std::string(command) + " --help");
+        EXPECT_EQ(result.exitCode, 0) << command;
+        EXPECT_NE(result.output.find("Usage:"), std::string::npos) << command;
+    }
+}
+
 TEST(Cli, VersionPrintsTheVersion) {
     auto result = tplab("--version");
     EXPECT_EQ(result.exitCode, 0);

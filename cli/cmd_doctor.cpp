@@ -1,0 +1,98 @@
+// `tplab doctor`: what in this namespace makes transparent proxying fail silently, and the fix.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "checks.hpp"
+#include "command.hpp"
+
+namespace tplab {
+namespace {
+
+// Exit codes: 0 all fine (or only information), 1 warnings, 3 at least one failure
+// (2 is kept for bad input, as in every tplab command).
+int exitCodeFor(Severity worst) {
+    switch (worst) {
+        case Severity::Ok:
+        case Severity::Info:
+            return 0;
+        case Severity::Warn:
+            return 1;
+        case Severity::Fail:
+            return 3;
+    }
+    return 3;
+}
+
+struct DoctorCommandOptions {
+    DoctorOptions checks;
+    bool json = false;
+    bool all = false;
+};
+
+void printText(const std::vector<Finding>& findings, bool all) {
+    std::size_t width = 0;
+    for (const auto& finding : findings)
+        width = std::max(width, finding.id.size());
+    std::map<Severity, int> counts;
+    for (const auto& finding : findings) {
+        ++counts[finding.severity];
+        if (!all && finding.severity == Severity::Ok)
+            continue;
+        std::printf("%-4s  %-*s  %s\n", toString(finding.severity).c_str(), static_cast<int>(width),
+                    finding.id.c_str(), finding.summary.c_str());
+        if (!finding.fix.empty()) {
+            std::printf("      %-*s  fix: %s\n", static_cast<int>(width), "", finding.fix.c_str());
+        }
+    }
+    std::printf("%d ok%s, %d info, %d warn, %d FAIL\n", counts[Severity::Ok],
+                all ? "" : " (--all shows them)", counts[Severity::Info], counts[Severity::Warn],
+                counts[Severity::Fail]);
+}
+
+int runDoctor(const DoctorCommandOptions& cli) {
+    auto findings = runChecks(takeSnapshot(cli.checks.port), cli.checks);
+    if (cli.json) {
+        nlohmann::ordered_json report = {{"worst", toString(worstOf(findings))},
+                                         {"findings", nlohmann::ordered_json::array()}};
+        for (const auto& finding : findings) {
+            report["findings"].push_back({{"id", finding.id},
+                                          {"severity", toString(finding.severity)},
+                                          {"summary", finding.summary},
+                                          {"fix", finding.fix}});
+        }
+        std::printf("%s\n", report.dump(2).c_str());
+    } else {
+        printText(findings, cli.all);
+    }
+    return exitCodeFor(worstOf(findings));
+}
+
+}  // namespace
+
+Command setupDoctorCommand(CLI::App& parent) {
+    auto cli = std::make_shared<DoctorCommandOptions>();
+    CLI::App* app = parent.add_subcommand(
+        "doctor",
+        "Check this network namespace for what makes transparent proxying fail silently:\n"
+        "forwarding, effective rp_filter, src_valid_mark, the TPROXY mark vs the fwmark ip rule\n"
+        "and its local route, the spoofing return path, kernel support, CAP_NET_ADMIN, conntrack\n"
+        "usage, bridge-nf-call-iptables, and a listener (with IP_TRANSPARENT) on --port. Each\n"
+        "finding comes with the command that fixes it. Exit 0 fine, 1 warnings, 3 failures.\n"
+        "See docs/doctor.md.");
+    app->add_option("--mode", cli->checks.mode, "redirect or tproxy: what the proxy should be")
+        ->check(CLI::IsMember({"redirect", "tproxy"}));
+    app->add_option("--port", cli->checks.port, "The proxy's port: check that something listens")
+        ->check(CLI::Range(1, 65535));
+    app->add_flag("--spoof-source", cli->checks.spoofSource,
+                  "Check the return path of tplab proxy --spoof-source too");
+    app->add_flag("--udp", cli->checks.udp, "Expect a UDP listener on --port too");
+    app->add_flag("--json", cli->json, "Print the findings as JSON");
+    app->add_flag("--all", cli->all, "Also print the checks that passed");
+    return Command{app, [cli] { return runDoctor(*cli); }};
+}
+
+}  // namespace tplab

@@ -1,0 +1,330 @@
+// One function per kind of check; each appends findings. The rules and routes are parsed from
+// the text the tools print, as a person would read them.
+#include "checks.hpp"
+
+#include <algorithm>
+#include <regex>
+#include <sstream>
+
+namespace tplab {
+namespace {
+
+using Findings = std::vector<Finding>;
+
+std::string sysctl(const SystemSnapshot& s, const std::string& key,
+                   const std::string& fallback = "") {
+    auto found = s.sysctls.find(key);
+    return found == s.sysctls.end() ? fallback : found->second;
+}
+
+bool tproxyMode(const DoctorOptions& o) {
+    return o.mode == "tproxy";
+}
+
+void checkForwarding(const SystemSnapshot& s, Findings& out) {
+    for (auto [id, key] : {std::pair{"forwarding.ipv4", "net.ipv4.ip_forward"},
+                           std::pair{"forwarding.ipv6", "net.ipv6.conf.all.forwarding"}}) {
+        bool on = sysctl(s, key) == "1";
+        out.push_back({id, on ? Severity::Ok : Severity::Warn,
+                       std::string(key) + " = " + sysctl(s, key, "?") +
+                           (on ? "" : ": traffic that is not intercepted is not forwarded"),
+                       on ? "" : "sysctl -w " + std::string(key) + "=1"});
+    }
+}
+
+// The effective rp_filter of an interface is the maximum of conf.all and conf.<iface>.
+void checkReversePath(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    int all = std::stoi(sysctl(s, "net.ipv4.conf.all.rp_filter", "0"));
+    bool validMark = sysctl(s, "net.ipv4.conf.all.src_valid_mark") == "1";
+    for (const auto& name : s.interfaces) {
+        if (name == "lo")
+            continue;
+        int own = std::stoi(sysctl(s, "net.ipv4.conf." + name + ".rp_filter", "0"));
+        int effective = std::max(all, own);
+        bool ifaceValidMark =
+            validMark || sysctl(s, "net.ipv4.conf." + name + ".src_valid_mark") == "1";
+        // Strict mode drops spoofed return traffic when the reverse lookup sees the mark.
+        bool risky = effective == 1 && o.spoofSource && ifaceValidMark;
+        std::string text = "effective rp_filter on " + name + " = " + std::to_string(effective) +
+                           " (max of all=" + std::to_string(all) + ", " + name + "=" +
+                           std::to_string(own) + ")";
+        if (effective == 1 && o.spoofSource) {
+            out.push_back(
+                {"rp_filter." + name, risky ? Severity::Fail : Severity::Warn,
+                 text +
+                     ": strict reverse-path filtering can drop the spoofed return "
+                     "traffic of --spoof-source" +
+                     (risky ? " (src_valid_mark=1 makes the marked lookup say 'local')" : ""),
+                 "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + name + ".rp_filter=2"});
+        } else {
+            out.push_back({"rp_filter." + name, Severity::Ok, text, ""});
+        }
+    }
+    if (validMark && (tproxyMode(o) || o.spoofSource)) {
+        out.push_back({"src_valid_mark", Severity::Warn,
+                       "net.ipv4.conf.all.src_valid_mark = 1: marked packets take the marked route "
+                       "in the reverse-path check, and fail it as martians",
+                       "sysctl -w net.ipv4.conf.all.src_valid_mark=0"});
+    }
+}
+
+struct MarkUse {
+    unsigned long value;
+    unsigned long mask;
+    std::string where;
+};
+
+// The marks TPROXY rules of one family set: iptables(-6)-save's --tproxy-mark, nft's
+// `tproxy ip[6] to ... meta mark set`.
+std::vector<MarkUse> tproxyMarks(const SystemSnapshot& s, bool v6) {
+    std::vector<MarkUse> marks;
+    std::regex iptablesMark("--tproxy-mark (0x[0-9a-fA-F]+)(?:/(0x[0-9a-fA-F]+))?");
+    std::regex nftMark(v6 ? "tproxy ip6 .* meta mark set (0x[0-9a-fA-F]+)"
+                          : "tproxy ip .* meta mark set (0x[0-9a-fA-F]+)");
+    std::istringstream lines((v6 ? s.ip6tablesRules : s.iptablesRules) + s.nftRuleset);
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch match;
+        if (line.find("TPROXY") != std::string::npos &&
+            std::regex_search(line, match, iptablesMark)) {
+            unsigned long value = std::stoul(match[1], nullptr, 16);
+            unsigned long mask =
+                match[2].matched ? std::stoul(match[2], nullptr, 16) : 0xffffffffUL;
+            marks.push_back({value, mask, line});
+        } else if (std::regex_search(line, match, nftMark)) {
+            marks.push_back({std::stoul(match[1], nullptr, 16), 0xffffffffUL, line});
+        }
+    }
+    return marks;
+}
+
+struct PolicyRule {
+    unsigned long value;
+    unsigned long mask;
+    std::string table;
+};
+
+std::vector<PolicyRule> fwmarkRules(const std::string& rules) {
+    std::vector<PolicyRule> found;
+    std::regex rule("fwmark (0x[0-9a-fA-F]+)(?:/(0x[0-9a-fA-F]+))? lookup (\\w+)");
+    std::istringstream lines(rules);
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch match;
+        if (std::regex_search(line, match, rule)) {
+            found.push_back({std::stoul(match[1], nullptr, 16),
+                             match[2].matched ? std::stoul(match[2], nullptr, 16) : 0xffffffffUL,
+                             match[3]});
+        }
+    }
+    return found;
+}
+
+std::string hex(unsigned long value) {
+    std::ostringstream text;
+    text << "0x" << std::hex << value;
+    return text.str();
+}
+
+// The TPROXY target only marks; an ip rule must send that mark to a table whose default route
+// is `local`, or the packet is never delivered to the proxy.
+void checkPolicyRoutingFor(const SystemSnapshot& s, const DoctorOptions& o, bool v6,
+                           Findings& out) {
+    const std::string family = v6 ? "ipv6" : "ipv4";
+    const std::string ip = v6 ? "ip -6" : "ip -4";
+    auto marks = tproxyMarks(s, v6);
+    if (marks.empty()) {
+        if (!o.spoofSource || v6)
+            return;  // spoofed replies need the same routing (IPv4 checked)
+        marks.push_back({0x1, 0x1, "--spoof-source return path"});
+    }
+    const MarkUse& mark = marks.front();
+    const std::string markText = hex(mark.value) + "/" + hex(mark.mask);
+    auto policies = fwmarkRules(v6 ? s.ipRules6 : s.ipRules4);
+    auto matching = std::find_if(policies.begin(), policies.end(), [&](const PolicyRule& p) {
+        return p.value != 0 && (mark.value & p.mask) == p.value;
+    });
+    if (matching == policies.end()) {
+        if (!policies.empty()) {
+            out.push_back(
+                {"tproxy.mark_mismatch." + family, Severity::Fail,
+                 "TPROXY marks packets " + markText + " but the fwmark ip rule matches " +
+                     hex(policies.front().value) + "/" + hex(policies.front().mask) +
+                     ": the marked packets are not routed locally",
+                 ip + " rule add fwmark " + markText + " lookup " + policies.front().table});
+        } else {
+            out.push_back({"tproxy.ip_rule." + family, Severity::Fail,
+                           "TPROXY marks packets " + markText +
+                               " but no `ip rule` sends that mark "
+                               "to a table with a local route: they are not delivered to the proxy "
+                               "(a silent failure)",
+                           ip + " rule add fwmark " + markText + " lookup 100"});
+        }
+        return;
+    }
+    out.push_back({"tproxy.ip_rule." + family, Severity::Ok,
+                   "fwmark " + hex(matching->value) + "/" + hex(matching->mask) + " lookup " +
+                       matching->table,
+                   ""});
+    const auto& routes = v6 ? s.routes6 : s.routes4;
+    auto table = routes.find(matching->table);
+    bool local =
+        table != routes.end() && table->second.find("local default dev lo") != std::string::npos;
+    out.push_back({"tproxy.local_route." + family, local ? Severity::Ok : Severity::Fail,
+                   local ? "table " + matching->table + " has `local default dev lo`"
+                         : "table " + matching->table +
+                               " has no `local` default route: marked "
+                               "packets are not delivered to the proxy",
+                   local ? ""
+                         : ip + " route add local " + (v6 ? "::/0" : "0.0.0.0/0") +
+                               " dev lo table " + matching->table});
+}
+
+void checkPolicyRouting(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    if (tproxyMode(o) && tproxyMarks(s, false).empty() && tproxyMarks(s, true).empty()) {
+        out.push_back({"tproxy.rule", Severity::Fail,
+                       "no TPROXY rule (iptables -j TPROXY or nft tproxy) is installed: nothing "
+                       "hands traffic to the proxy",
+                       "tplab rules --mode tproxy --port " + std::to_string(o.port) + " --apply"});
+    }
+    checkPolicyRoutingFor(s, o, false, out);
+    checkPolicyRoutingFor(s, o, true, out);
+}
+
+void checkKernelAndPrivileges(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    bool needAdmin = tproxyMode(o) || o.spoofSource;
+    out.push_back({"capability.net_admin",
+                   s.capNetAdmin ? Severity::Ok : (needAdmin ? Severity::Fail : Severity::Info),
+                   s.capNetAdmin
+                       ? "CAP_NET_ADMIN: yes"
+                       : "CAP_NET_ADMIN: no (IP_TRANSPARENT, SO_MARK and the rules need it)",
+                   s.capNetAdmin ? "" : "run as root, or setcap cap_net_admin+ep $(which tplab)"});
+    for (auto [module, what] :
+         {std::pair{"xt_TPROXY", "the iptables TPROXY target"},
+          std::pair{"xt_socket", "the iptables socket match"},
+          std::pair{"nft_tproxy", "nft tproxy"}, std::pair{"nft_socket", "nft socket match"}}) {
+        auto found = s.kernelFeatures.find(module);
+        bool available = found != s.kernelFeatures.end() && found->second;
+        out.push_back(
+            {std::string("kernel.") + module,
+             available ? Severity::Ok : (tproxyMode(o) ? Severity::Warn : Severity::Info),
+             std::string(what) +
+                 (available ? ": available" : ": not found (module " + std::string(module) + ")"),
+             available ? "" : std::string("modprobe ") + module});
+    }
+}
+
+void checkConntrackAndBridges(const SystemSnapshot& s, Findings& out) {
+    if (s.conntrackCount && s.conntrackMax && *s.conntrackMax > 0) {
+        double used = static_cast<double>(*s.conntrackCount) / static_cast<double>(*s.conntrackMax);
+        out.push_back({"conntrack.usage", used > 0.8 ? Severity::Warn : Severity::Ok,
+                       "conntrack entries " + std::to_string(*s.conntrackCount) + " of " +
+                           std::to_string(*s.conntrackMax) +
+                           (used > 0.8 ? ": near the limit, new connections will be dropped" : ""),
+                       used > 0.8 ? "sysctl -w net.netfilter.nf_conntrack_max=" +
+                                        std::to_string(*s.conntrackMax * 2)
+                                  : ""});
+    }
+    if (s.hasBridge && sysctl(s, "net.bridge.bridge-nf-call-iptables") == "1") {
+        out.push_back({"bridge.nf_call_iptables", Severity::Warn,
+                       "net.bridge.bridge-nf-call-iptables = 1: bridged frames pass iptables too, "
+                       "and transparent-proxy rules may catch them (Docker sets this)",
+                       "add -i/-o interface matches to the rules, or sysctl -w "
+                       "net.bridge.bridge-nf-call-iptables=0 if nothing needs it"});
+    }
+}
+
+// Per family: IPv6 only when its rules intercept anything (an IPv4-only setup needs no IPv6
+// return path). nft's `socket transparent 1` in an inet table serves both.
+void checkSpoofReturnPath(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    if (!o.spoofSource)
+        return;
+    bool nft = s.nftRuleset.find("socket transparent 1") != std::string::npos;
+    for (bool v6 : {false, true}) {
+        const std::string& rules = v6 ? s.ip6tablesRules : s.iptablesRules;
+        bool intercepts = rules.find("-j TPROXY") != std::string::npos ||
+                          rules.find("-j REDIRECT") != std::string::npos ||
+                          rules.find("-j DNAT") != std::string::npos;
+        if (v6 && !intercepts && !nft)
+            continue;
+        bool rule = nft || rules.find("-m socket --transparent") != std::string::npos;
+        const std::string binary = v6 ? "ip6tables" : "iptables";
+        out.push_back({std::string("spoof.return_rule.") + (v6 ? "ipv6" : "ipv4"),
+                       rule ? Severity::Ok : Severity::Fail,
+                       rule ? "replies to spoofed sources are marked for local delivery (socket "
+                              "match)"
+                            : "no `-m socket --transparent` rule (nft: `socket transparent 1`): "
+                              "the server's replies to the client's address are forwarded to the "
+                              "client instead of the proxy",
+                       rule ? ""
+                            : binary + " -t mangle -A PREROUTING -p tcp -m socket "
+                                       "--transparent -j MARK --set-mark 0x1/0x1"});
+    }
+}
+
+void checkListeners(const std::vector<ListenerInfo>& listeners, const DoctorOptions& o,
+                    const std::string& protocol, Findings& out) {
+    const std::string id = "listener." + protocol;
+    const std::string port = std::to_string(o.port);
+    if (listeners.empty()) {
+        out.push_back({id, Severity::Fail, "nothing listens on " + protocol + " port " + port,
+                       "tplab proxy --mode " + (o.mode.empty() ? std::string("MODE") : o.mode) +
+                           " --listen '[::]:" + port + "'" + (protocol == "udp" ? " --udp" : "")});
+        return;
+    }
+    for (const auto& listener : listeners) {
+        std::string who =
+            listener.address + (listener.process.empty() ? "" : " (" + listener.process + ")");
+        if (tproxyMode(o) && listener.transparent == false) {
+            out.push_back(
+                {id, Severity::Fail,
+                 who + " listens without IP_TRANSPARENT: TPROXY cannot deliver to it",
+                 "tplab proxy --mode tproxy --listen ... (sets IP_TRANSPARENT before bind)"});
+        } else {
+            std::string transparency = !listener.transparent   ? " (IP_TRANSPARENT: unknown)"
+                                       : *listener.transparent ? " with IP_TRANSPARENT"
+                                                               : " without IP_TRANSPARENT";
+            out.push_back({id, Severity::Ok, who + " listens" + transparency, ""});
+        }
+    }
+}
+
+}  // namespace
+
+std::vector<Finding> runChecks(const SystemSnapshot& system, const DoctorOptions& options) {
+    std::vector<Finding> findings;
+    checkForwarding(system, findings);
+    checkReversePath(system, options, findings);
+    checkPolicyRouting(system, options, findings);
+    checkSpoofReturnPath(system, options, findings);
+    checkKernelAndPrivileges(system, options, findings);
+    checkConntrackAndBridges(system, findings);
+    if (options.port > 0) {
+        checkListeners(system.tcpListeners, options, "tcp", findings);
+        if (options.udp) {
+            checkListeners(system.udpListeners, options, "udp", findings);
+        }
+    }
+    return findings;
+}
+
+Severity worstOf(const std::vector<Finding>& findings) {
+    Severity worst = Severity::Ok;
+    for (const auto& finding : findings)
+        worst = std::max(worst, finding.severity);
+    return worst;
+}
+
+std::string toString(Severity severity) {
+    switch (severity) {
+        case Severity::Ok:
+            return "ok";
+        case Severity::Info:
+            return "info";
+        case Severity::Warn:
+            return "warn";
+        case Severity::Fail:
+            return "FAIL";
+    }
+    return "?";
+}
+
+}  // namespace tplab
