@@ -32,39 +32,44 @@ void checkForwarding(const SystemSnapshot& s, Findings& out) {
     }
 }
 
-// The effective rp_filter of an interface is the maximum of conf.all and conf.<iface>.
+// The effective rp_filter of an interface is the maximum of conf.all and conf.<iface>. Strict
+// mode drops spoofed return traffic that arrives where the route back does not point
+// (asymmetric paths).
 void checkReversePath(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
     int all = std::stoi(sysctl(s, "net.ipv4.conf.all.rp_filter", "0"));
-    bool validMark = sysctl(s, "net.ipv4.conf.all.src_valid_mark") == "1";
+    bool transparent = tproxyMode(o) || o.spoofSource;
     for (const auto& name : s.interfaces) {
         if (name == "lo")
             continue;
         int own = std::stoi(sysctl(s, "net.ipv4.conf." + name + ".rp_filter", "0"));
         int effective = std::max(all, own);
-        bool ifaceValidMark =
-            validMark || sysctl(s, "net.ipv4.conf." + name + ".src_valid_mark") == "1";
-        // Strict mode drops spoofed return traffic when the reverse lookup sees the mark.
-        bool risky = effective == 1 && o.spoofSource && ifaceValidMark;
         std::string text = "effective rp_filter on " + name + " = " + std::to_string(effective) +
                            " (max of all=" + std::to_string(all) + ", " + name + "=" +
                            std::to_string(own) + ")";
         if (effective == 1 && o.spoofSource) {
             out.push_back(
-                {"rp_filter." + name, risky ? Severity::Fail : Severity::Warn,
-                 text +
-                     ": strict reverse-path filtering can drop the spoofed return "
-                     "traffic of --spoof-source" +
-                     (risky ? " (src_valid_mark=1 makes the marked lookup say 'local')" : ""),
+                {"rp_filter." + name, Severity::Warn,
+                 text + ": strict mode drops spoofed return traffic that arrives on "
+                        "another interface than the route back (asymmetric paths)",
                  "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf." + name + ".rp_filter=2"});
         } else {
             out.push_back({"rp_filter." + name, Severity::Ok, text, ""});
         }
-    }
-    if (validMark && (tproxyMode(o) || o.spoofSource)) {
-        out.push_back({"src_valid_mark", Severity::Warn,
-                       "net.ipv4.conf.all.src_valid_mark = 1: marked packets take the marked route "
-                       "in the reverse-path check, and fail it as martians",
-                       "sysctl -w net.ipv4.conf.all.src_valid_mark=0"});
+        // With src_valid_mark the source check uses the packet's mark, whose route (the
+        // `local` table) says the source is local: a martian, dropped before any socket sees it,
+        // whatever rp_filter says. Only the in_martian_src counter shows it.
+        bool validMark = sysctl(s, "net.ipv4.conf.all.src_valid_mark") == "1" ||
+                         sysctl(s, "net.ipv4.conf." + name + ".src_valid_mark") == "1";
+        if (validMark && transparent) {
+            out.push_back(
+                {"src_valid_mark." + name, Severity::Fail,
+                 "src_valid_mark = 1 on " + name +
+                     ": marked packets (TPROXY, spoofed "
+                     "replies) are checked against the marked route, which says `local`, and "
+                     "dropped as martians",
+                 "sysctl -w net.ipv4.conf.all.src_valid_mark=0 net.ipv4.conf." + name +
+                     ".src_valid_mark=0"});
+        }
     }
 }
 

@@ -92,9 +92,10 @@ INSTANTIATE_TEST_SUITE_P(
             "mismatched_mark",
             "ip -4 rule del fwmark 0x1/0x1 lookup 100 && ip -4 rule add fwmark 0x4/0x4 lookup 100",
             "tproxy.mark_mismatch.ipv4", "FAIL", 3},
-        Fault{"strict_rp_filter_with_spoofing",
-              "sysctl -qw net.ipv4.conf.all.rp_filter=1 net.ipv4.conf.all.src_valid_mark=1",
-              "rp_filter.veth-s", "FAIL", 3},
+        Fault{"strict_rp_filter_with_spoofing", "sysctl -qw net.ipv4.conf.all.rp_filter=1",
+              "rp_filter.veth-s", "warn", 1},
+        Fault{"src_valid_mark_with_spoofing", "sysctl -qw net.ipv4.conf.all.src_valid_mark=1",
+              "src_valid_mark.veth-s", "FAIL", 3},
         Fault{"forwarding_off", "sysctl -qw net.ipv4.ip_forward=0", "forwarding.ipv4", "warn", 1},
         Fault{"no_spoof_return_rule",
               "iptables -w -t mangle -D PREROUTING -p tcp -m socket --transparent -j MARK "

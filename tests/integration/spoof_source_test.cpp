@@ -57,3 +57,32 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace tplab::test
+
+namespace tplab::test {
+namespace {
+
+// The pitfall the doctor's src_valid_mark finding is about, reproduced: with src_valid_mark=1
+// the spoofed replies are checked against the marked route (`local`), dropped as martians, and
+// the client times out; with 0 they are delivered.
+TEST(SpoofSourcePitfall, SrcValidMarkDropsSpoofedRepliesAsMartians) {
+    if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    GatewayLab lab("redirect", Family::Ipv4, true);
+    auto curl = [&] {
+        return lab.net().exec(lab.net().client(),
+                              "curl -sS --max-time 2 http://198.51.100.2/index.html");
+    };
+    EXPECT_EQ(curl().output, "served by server\n");
+    lab.net().mustExec(lab.net().gateway(), "sysctl -qw net.ipv4.conf.all.src_valid_mark=1");
+    EXPECT_NE(curl().exitCode, 0) << "the spoofed replies should have been dropped";
+    auto doctor =
+        lab.net().exec(lab.net().gateway(), std::string(TPLAB_BINARY) + " doctor --spoof-source");
+    EXPECT_EQ(doctor.exitCode, 3) << doctor.output;
+    EXPECT_NE(doctor.output.find("src_valid_mark.veth-s"), std::string::npos) << doctor.output;
+    lab.net().mustExec(lab.net().gateway(), "sysctl -qw net.ipv4.conf.all.src_valid_mark=0");
+    EXPECT_EQ(curl().output, "served by server\n");
+}
+
+}  // namespace
+}  // namespace tplab::test
