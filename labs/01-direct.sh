@@ -33,51 +33,37 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
 parse_lab_args "$@"
-require_root
-require_tool ip ss curl socat timeout python3
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
-init_workdir
-log "run directories and logs: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss curl socat timeout python3
 
-run_dirs=()
 for family in "${lab_families[@]}"; do
     rundir=direct-$family
     section "direct, $family: $rundir/"
     begin_run "$rundir" "$family"
     log "(no rules and no proxy: the gateway routes between veth-c and veth-s)"
-    capture_traffic "$rundir" "$ns_gw"
-    record_gateway_state "$ns_gw" "$rundir"
-    write_meta "$rundir" 01-direct direct "direct (no proxy), $fam_name" "$family" client,gateway,server
-    read_run_facts "$rundir"
-    run_dirs+=("$rundir")
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+    run_traffic "$rundir"
+    end_run "$rundir" 01-direct direct "direct (no proxy)"
 done
 
-section "tplab report"
-run_report . "${run_dirs[@]}"
+run_report "tplab report"
 
 section "checks (from report.json and the kernels' own addresses)"
 for rd in "${run_dirs[@]}"; do
-    check_path report.json "$rd" "the client itself" "${run_fact[$rd,client]}"
+    check_path "$rd" "the client itself" "${run_fact[$rd,client]}"
     for port in "$lab_http_port" "$lab_hold_port"; do
         flow="flow(r, $port)"
-        got=$(report_get report.json "$rd" "sum(x['source_changed'] or x['destination_changed'] for x in ${flow}['hops'])")
-        check_eq "$rd: port $port: no point saw the source or destination change" "$got" 0
-        got=$(report_get report.json "$rd" "(lambda c: c[0] if len(set(c)) == 1 else c)([x['packets'] for x in ${flow}['hops']])")
+        check_report "$rd" "port $port: no point saw the source or destination change" \
+            "sum(x['source_changed'] or x['destination_changed'] for x in ${flow}['hops'])" 0
+        got=$(report_get "$rd" "(lambda c: c[0] if len(set(c)) == 1 else c)([x['packets'] for x in ${flow}['hops']])")
         if [[ "$got" =~ ^[0-9]+$ ]]; then
             pass "$rd: port $port: every point saw the same $got packets"
         else
             fail "$rd: port $port: the points saw different numbers of packets: $got"
         fi
     done
-    got=$(report_get report.json "$rd" 'f["internals"]["nat"]["present"]')
-    check_eq "$rd: the gateway has no NAT mapping for the flow" "$got" false
-    got=$(report_get report.json "$rd" 'h["internals"]["socket"]')
-    check_eq "$rd: the gateway holds no socket for the open connection (ss)" "${got:-none}" none
-    got=$(report_get report.json "$rd" 'h["internals"]["accepted_local"]')
-    check_eq "$rd: there was no proxy to accept it" "${got:-none}" none
+    check_report "$rd" "the gateway has no NAT mapping for the flow" 'f["internals"]["nat"]["present"]' false
+    check_report "$rd" "the gateway holds no socket for the open connection (ss)" \
+        'h["internals"]["socket"] or "none"' none
+    check_report "$rd" "there was no proxy to accept it" 'h["internals"]["accepted_local"] or "none"' none
 done
 
 log ""

@@ -37,65 +37,28 @@ set -euo pipefail
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly redirect_port=15001
-
 parse_lab_args "$@"
-require_root
-require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
-init_workdir
-log "run directories and logs: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
 
-run_dirs=()
 for family in "${lab_families[@]}"; do
     rundir=redirect-$family
     section "REDIRECT, $family: $rundir/"
     begin_run "$rundir" "$family"
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport \
-        --dports "$lab_http_port,$lab_hold_port" -j REDIRECT --to-ports "$redirect_port"
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
+        -j REDIRECT --to-ports "$redirect_port"
     start_proxy "$ns_gw" "$rundir" redirect "[::]:$redirect_port"
-    capture_traffic "$rundir" "$ns_gw"
-    record_gateway_state "$ns_gw" "$rundir"
-    log "the gateway's conntrack entries for the client's connections (ORIGINAL tuple, then REPLY tuple):"
-    grep -F "src=$client_ip " "$rundir/conntrack.txt" | sed 's/^/    /' || true
-    stop_proxy "$rundir"
-    write_meta "$rundir" 02-redirect redirect "REDIRECT (nat table), $fam_name" "$family" client,gateway,server
-    read_run_facts "$rundir"
-    run_dirs+=("$rundir")
-    pause_here
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+    run_traffic "$rundir"
+    show_client_conntrack "$rundir"
+    end_run "$rundir" 02-redirect redirect "REDIRECT (nat table)"
 done
 
-section "tplab report"
-run_report . "${run_dirs[@]}"
+run_report "tplab report"
 
 section "checks (from report.json and the kernels' own addresses)"
-get() {
-    report_get report.json "$@"
-}
 for rd in "${run_dirs[@]}"; do
-    check_path report.json "$rd" "the gateway (the proxy's own connection)"
-    srv80=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
+    check_path "$rd" "the gateway (the proxy's own connection)"
     want=$(endpoint "${run_fact[$rd,gw_in]}" "$redirect_port")
-    got=$(get "$rd" 'f["internals"]["accepted_local"]')
-    check_eq "$rd: the accepted socket's local address is the gateway's veth-c address and the proxy port" \
-        "$got" "$want"
-    got=$(get "$rd" 'ss_local(h["internals"]["socket"])')
-    check_eq "$rd: ss, while the held connection is open, shows the same local address" "$got" "$want"
-    got=$(get "$rd" 'f["internals"]["nat"]["present"]')
-    check_eq "$rd: conntrack holds a NAT mapping for the flow" "$got" true
-    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[1][0]')
-    check_eq "$rd: its REPLY tuple comes from the gateway's address and the proxy port" "$got" "$want"
-    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[0][1]')
-    check_eq "$rd: its ORIGINAL tuple still goes to the server" "$got" "$srv80"
-    got=$(get "$rd" 'f["internals"]["original_dst"]')
-    check_eq "$rd: the proxy recovered the server as original destination" "$got" "$srv80"
-    got=$(get "$rd" 'f["internals"]["recovered_by"]')
-    check_contains "$rd: with a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
-    got=$(get "$rd" 'any(" -t nat " in x and " REDIRECT " in x for x in f["internals"]["rules"])')
-    check_eq "$rd: the nat REDIRECT rule's counter moved" "$got" true
+    check_nat_interception "$rd" "$want" REDIRECT "the gateway's veth-c address and the proxy port"
 done
 
 log ""

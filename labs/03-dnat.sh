@@ -38,21 +38,13 @@ set -euo pipefail
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly proxy_port=15001
 readonly second_ip4=192.0.2.10
 readonly second_ip6=2001:db8:1::10
 
 parse_lab_args "$@"
-require_root
-require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
-init_workdir
-log "run directories and logs: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
 
 declare -A target primary
-run_dirs=()
 
 # one_run RUNDIR FAMILY secondary|primary
 one_run() {
@@ -60,35 +52,28 @@ one_run() {
     begin_run "$rundir" "$family"
     primary[$rundir]=$(iface_addr "$ns_gw" veth-c "$family")
     if [[ "$which" == secondary ]]; then
-        addr=$second_ip4
-        [[ "$family" == ipv6 ]] && addr=$second_ip6
         if [[ "$family" == ipv6 ]]; then
+            addr=$second_ip6
             run "$ns_gw" ip -6 addr add "$addr/64" dev veth-c nodad
         else
+            addr=$second_ip4
             run "$ns_gw" ip addr add "$addr/24" dev veth-c
         fi
         title="DNAT to a second address"
-        start_proxy "$ns_gw" "$rundir" redirect "$(endpoint "$addr" "$proxy_port")"
+        start_proxy "$ns_gw" "$rundir" redirect "$(endpoint "$addr" "$redirect_port")"
     else
         addr=${primary[$rundir]}
         title="DNAT to veth-c's address"
     fi
-    target[$rundir]=$(endpoint "$addr" "$proxy_port")
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport \
-        --dports "$lab_http_port,$lab_hold_port" -j DNAT --to-destination "${target[$rundir]}"
+    target[$rundir]=$(endpoint "$addr" "$redirect_port")
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
+        -j DNAT --to-destination "${target[$rundir]}"
     if [[ "$which" == primary ]]; then
-        start_proxy "$ns_gw" "$rundir" redirect "[::]:$proxy_port"
+        start_proxy "$ns_gw" "$rundir" redirect "[::]:$redirect_port"
     fi
-    capture_traffic "$rundir" "$ns_gw"
-    record_gateway_state "$ns_gw" "$rundir"
-    log "the gateway's conntrack entries for the client's connections (ORIGINAL tuple, then REPLY tuple):"
-    grep -F "src=$client_ip " "$rundir/conntrack.txt" | sed 's/^/    /' || true
-    stop_proxy "$rundir"
-    write_meta "$rundir" 03-dnat dnat "$title, $fam_name" "$family" client,gateway,server
-    read_run_facts "$rundir"
-    run_dirs+=("$rundir")
-    pause_here
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+    run_traffic "$rundir"
+    show_client_conntrack "$rundir"
+    end_run "$rundir" 03-dnat dnat "$title"
 }
 
 for family in "${lab_families[@]}"; do
@@ -98,34 +83,14 @@ for family in "${lab_families[@]}"; do
     one_run "dnat-secondary-$family" "$family" secondary
 done
 
-section "tplab report"
-run_report . "${run_dirs[@]}"
+run_report "tplab report"
 
 section "checks (from report.json and the kernels' own addresses)"
-get() {
-    report_get report.json "$@"
-}
 for rd in "${run_dirs[@]}"; do
-    check_path report.json "$rd" "the gateway (the proxy's own connection)"
-    srv80=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
-    got=$(get "$rd" 'f["internals"]["accepted_local"]')
-    check_eq "$rd: the accepted socket's local address is the DNAT target" "$got" "${target[$rd]}"
-    got=$(get "$rd" 'ss_local(h["internals"]["socket"])')
-    check_eq "$rd: ss, while the held connection is open, shows the same local address" "$got" "${target[$rd]}"
-    got=$(get "$rd" 'f["internals"]["nat"]["present"]')
-    check_eq "$rd: conntrack holds a NAT mapping for the flow" "$got" true
-    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[1][0]')
-    check_eq "$rd: its REPLY tuple comes from the DNAT target" "$got" "${target[$rd]}"
-    got=$(get "$rd" 'ct_tuples(f["internals"]["nat"]["entry"])[0][1]')
-    check_eq "$rd: its ORIGINAL tuple still goes to the server" "$got" "$srv80"
-    got=$(get "$rd" 'f["internals"]["original_dst"]')
-    check_eq "$rd: the proxy recovered the server as original destination" "$got" "$srv80"
-    got=$(get "$rd" 'f["internals"]["recovered_by"]')
-    check_contains "$rd: with a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
-    got=$(get "$rd" 'any(" -t nat " in x and " DNAT " in x for x in f["internals"]["rules"])')
-    check_eq "$rd: the nat DNAT rule's counter moved" "$got" true
+    check_path "$rd" "the gateway (the proxy's own connection)"
+    check_nat_interception "$rd" "${target[$rd]}" DNAT "the DNAT target"
     if [[ "$rd" == dnat-secondary-* ]]; then
-        got=$(get "$rd" 'f["internals"]["accepted_local"].rsplit(":", 1)[0].strip("[]")')
+        got=$(report_get "$rd" 'f["internals"]["accepted_local"].rsplit(":", 1)[0].strip("[]")')
         if [[ "$got" != "${primary[$rd]}" ]]; then
             pass "$rd: that is not veth-c's primary address ${primary[$rd]}, the one REDIRECT would have used"
         else

@@ -42,20 +42,9 @@ set -euo pipefail
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly tproxy_port=15002
-readonly tproxy_mark=0x1
-readonly tproxy_table=100
-
 parse_lab_args "$@"
-require_root
-require_tool ip ss iptables ip6tables curl socat timeout python3
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
-init_workdir
-log "run directories and logs: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss iptables ip6tables curl socat timeout python3
 
-run_dirs=()
 for family in "${lab_families[@]}"; do
     rundir=tproxy-$family
     section "TPROXY, $family: $rundir/"
@@ -66,50 +55,29 @@ for family in "${lab_families[@]}"; do
     run "$ns_gw" "$ipt" -t mangle -A DIVERT -j ACCEPT
     run "$ns_gw" "$ipt" -t mangle -A PREROUTING -p tcp -m socket --transparent -j DIVERT
     log "(new connections: tie the SYN to the listener on $tproxy_port and mark it)"
-    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport \
-        --dports "$lab_http_port,$lab_hold_port" \
+    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
     log "(without these two the marked packet is forwarded past the proxy, silently)"
     run "$ns_gw" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
     run "$ns_gw" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
     start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
-    capture_traffic "$rundir" "$ns_gw"
-    record_gateway_state "$ns_gw" "$rundir"
+    run_traffic "$rundir"
     log "the gateway's mangle PREROUTING counters ([packets:bytes]):"
     grep -E '^\[[0-9]+:[0-9]+\] -A (PREROUTING|DIVERT)' "$rundir/rules.txt" | sed 's/^/    /' || true
-    stop_proxy "$rundir"
-    write_meta "$rundir" 04-tproxy tproxy "TPROXY (mangle table), $fam_name" "$family" client,gateway,server
-    read_run_facts "$rundir"
-    run_dirs+=("$rundir")
-    pause_here
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+    end_run "$rundir" 04-tproxy tproxy "TPROXY (mangle table)"
 done
 
-section "tplab report"
-run_report . "${run_dirs[@]}"
+run_report "tplab report"
 
 section "checks (from report.json and the kernels' own addresses)"
-get() {
-    report_get report.json "$@"
-}
 for rd in "${run_dirs[@]}"; do
-    check_path report.json "$rd" "the gateway (the proxy's own connection)"
-    srv80=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
-    got=$(get "$rd" 'f["internals"]["accepted_local"]')
-    check_eq "$rd: the accepted socket's local address is the server's: nothing was rewritten" "$got" "$srv80"
-    want=$(endpoint "${run_fact[$rd,server]}" "$lab_hold_port")
-    got=$(get "$rd" 'ss_local(h["internals"]["socket"])')
-    check_eq "$rd: ss, while the held connection is open, shows tplab's socket bound to the server's address" \
-        "$got" "$want"
-    got=$(get "$rd" 'f["internals"]["original_dst"] + " by " + f["internals"]["recovered_by"]')
-    check_eq "$rd: the proxy took the original destination from the socket itself" "$got" "$srv80 by getsockname"
-    got=$(get "$rd" 'f["internals"]["nat"]["present"]')
-    check_eq "$rd: there is no NAT mapping for the flow" "$got" false
-    got=$(get "$rd" '[int(x[1:].split(":")[0]) for x in f["internals"]["rules"] if " TPROXY " in x]')
-    want=$(get "$rd" '[len(r["flows"])]')
+    check_path "$rd" "the gateway (the proxy's own connection)"
+    check_tproxy_interception "$rd"
+    got=$(report_get "$rd" '[int(x[1:].split(":")[0]) for x in f["internals"]["rules"] if " TPROXY " in x]')
+    want=$(report_get "$rd" '[len(r["flows"])]')
     check_eq "$rd: the TPROXY rule counted one packet per connection (the SYNs)" "$got" "$want"
-    got=$(get "$rd" 'any(" -j DIVERT" in x for x in f["internals"]["rules"])')
-    check_eq "$rd: the socket --transparent fast path took the rest" "$got" true
+    check_report "$rd" "the socket --transparent fast path took the rest" \
+        'any(" -j DIVERT" in x for x in f["internals"]["rules"])' true
 done
 
 log ""

@@ -47,49 +47,26 @@
 #   --ipv4, --ipv6  run one family only (default: both)
 #   --out DIR       keep the run directories (pcaps, snapshots, events) and report.txt / report.json
 #                   in DIR (default: a temp dir, removed at the end; LAB_OUTPUT=DIR does the same)
-# Takes about 12 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP. Docs: docs/labs/05-remote-proxy.md.
+# Takes about 7 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP. Docs: docs/labs/05-remote-proxy.md.
 
 set -euo pipefail
 
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly redirect_port=15001
-readonly tproxy_port=15002
-readonly tproxy_mark=0x1
-readonly tproxy_table=100
 readonly route_mark=0x2
 readonly route_table=200
-readonly ports="$lab_http_port,$lab_hold_port"
 
 parse_lab_args "$@"
-require_root
-require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
-init_workdir
-log "run directories and logs: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
 
-declare -A fact
-run_dirs=()
-
-# four_points: the capture points of this topology, in path order.
-four_points() {
-    lab_points=()
-    add_point client:eth0 "$ns_client" eth0 client gateway
-    add_point gateway:veth-c "$ns_gw" veth-c client gateway
-    add_point gateway:veth-p "$ns_gw" veth-p gateway proxy
-    add_point proxy:eth0 "$ns_proxy" eth0 gateway proxy
-    add_point gateway:veth-s "$ns_gw" veth-s gateway server
-    add_point server:eth0 "$ns_server" eth0 gateway server
-}
+declare -A fact   # "RUNDIR,name": what the proxy box said (events, conntrack), read from RUNDIR
 
 # part_a: DNAT on the gateway to the proxy box; redirect mode on the proxy box.
 part_a() {
     local target
     target=$(endpoint "$proxy_ip" "$redirect_port")
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j DNAT --to-destination "$target"
     start_proxy "$ns_proxy" "$1" redirect "[::]:$redirect_port"
 }
@@ -97,7 +74,7 @@ part_a() {
 # part_b: policy routing on the gateway to the proxy box; TPROXY on the proxy box.
 part_b() {
     log "(gateway: mark the client's port 80/8080 traffic and route marked packets to the proxy box)"
-    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j MARK --set-mark "$route_mark"
     run "$ns_gw" ip "$ip_f" rule add fwmark "$route_mark" lookup "$route_table"
     run "$ns_gw" ip "$ip_f" route add default via "$proxy_ip" dev veth-p table "$route_table"
@@ -106,7 +83,7 @@ part_b() {
         run "$ns_gw" sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.veth-p.rp_filter=2
     fi
     log "(proxy box: TPROXY, as in 04-tproxy)"
-    run "$ns_proxy" "$ipt" -t mangle -A PREROUTING -i eth0 -p tcp -m multiport --dports "$ports" \
+    run "$ns_proxy" "$ipt" -t mangle -A PREROUTING -i eth0 -p tcp -m multiport --dports "$lab_ports" \
         -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
     run "$ns_proxy" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
     run "$ns_proxy" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
@@ -116,31 +93,19 @@ part_b() {
 # one_run RUNDIR FAMILY a|b
 one_run() {
     local rundir=$1 family=$2 part=$3 title mode
-    begin_run "$rundir" "$family"
-    add_proxy_box
-    four_points
+    begin_run "$rundir" "$family" proxy-box
     if [[ "$part" == a ]]; then
-        title="DNAT to a remote proxy, $fam_name" mode=redirect
+        title="DNAT to a remote proxy" mode=redirect
         part_a "$rundir"
     else
-        title="route to a remote TPROXY, $fam_name" mode=tproxy
+        title="route to a remote TPROXY" mode=tproxy
         part_b "$rundir"
     fi
-    capture_traffic "$rundir" "$ns_proxy"
-    record_gateway_state "$ns_gw" "$rundir"
-    record_rules "$ns_proxy" "$rundir"
-    record_conntrack "$ns_proxy" "$rundir/conntrack-proxy.txt"
-    stop_proxy "$rundir"
-    write_meta "$rundir" 05-remote-proxy "$mode" "$title" "$family" client,gateway,proxy,server
-    read_run_facts "$rundir"
-    fact[$rundir,proxy]=$(iface_addr "$ns_proxy" eth0 "$family")
-    fact[$rundir,proxy_out]=$(route_src "$ns_proxy" "${run_fact[$rundir,server]}")
+    run_traffic "$rundir"
+    end_run "$rundir" 05-remote-proxy "$mode" "$title"
     fact[$rundir,reason]=$(event_field "$rundir/events.jsonl" closed reason)
     fact[$rundir,error]=$(event_field "$rundir/events.jsonl" accepted lookup_error)
     fact[$rundir,proxy_conntrack]=$(grep -c . "$rundir/conntrack-proxy.txt" || true)
-    run_dirs+=("$rundir")
-    pause_here
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server" "$ns_proxy"
 }
 
 for family in "${lab_families[@]}"; do
@@ -153,52 +118,41 @@ for family in "${lab_families[@]}"; do
     one_run "remote-route-$family" "$family" b
 done
 
-section "tplab report"
-run_report . "${run_dirs[@]}"
+run_report "tplab report"
 
 section "checks (from report.json, the proxy's events and the kernels' own addresses)"
-get() {
-    report_get report.json "$@"
-}
 for family in "${lab_families[@]}"; do
     a=remote-dnat-$family b=remote-route-$family
     srv80=$(endpoint "${run_fact[$a,server]}" "$lab_http_port")
-    target=$(endpoint "${fact[$a,proxy]}" "$redirect_port")
+    target=$(endpoint "${run_fact[$a,proxy]}" "$redirect_port")
 
-    got=$(get "$a" 'hop(f, "gateway:veth-c")["destination"]')
-    check_eq "$a: gateway:veth-c sees the server's address as destination" "$got" "$srv80"
-    got=$(get "$a" 'hop(f, "gateway:veth-p")["destination"]')
-    check_eq "$a: gateway:veth-p (to the proxy box) sees the REWRITTEN destination" "$got" "$target"
-    got=$(get "$a" 'hop(f, "gateway:veth-p")["destination_changed"]')
-    check_eq "$a: the report flags the change there" "$got" true
-    got=$(get "$a" 'hop(f, "proxy:eth0")["destination"]')
-    check_eq "$a: the proxy box receives a connection to itself" "$got" "$target"
-    got=$(get "$a" 'ct_tuples(f["internals"]["nat"]["entry"])[0][1]')
-    check_eq "$a: the original destination is in the GATEWAY's conntrack table" "$got" "$srv80"
+    check_report "$a" "gateway:veth-c sees the server's address as destination" \
+        'hop(f, "gateway:veth-c")["destination"]' "$srv80"
+    check_report "$a" "gateway:veth-p (to the proxy box) sees the REWRITTEN destination" \
+        'hop(f, "gateway:veth-p")["destination"]' "$target"
+    check_report "$a" "the report flags the change there" \
+        'hop(f, "gateway:veth-p")["destination_changed"]' true
+    check_report "$a" "the proxy box receives a connection to itself" \
+        'hop(f, "proxy:eth0")["destination"]' "$target"
+    check_report "$a" "the original destination is in the GATEWAY's conntrack table" \
+        'ct_tuples(f["internals"]["nat"]["entry"])[0][1]' "$srv80"
     check_eq "$a: the proxy box's conntrack table is empty" "${fact[$a,proxy_conntrack]}" 0
-    got=$(get "$a" 'f["internals"]["original_dst"]')
-    check_eq "$a: SO_ORIGINAL_DST on the proxy box recovers nothing (original_dst null)" "${got:-null}" null
+    check_report "$a" "SO_ORIGINAL_DST on the proxy box recovers nothing (original_dst null)" \
+        'f["internals"]["original_dst"] or "null"' null
     case "${fact[$a,reason]}" in
     not_redirected | loop_refused) pass "$a: tplab refused the connection: ${fact[$a,reason]}" ;;
     *) fail "$a: tplab closed the connection with reason '${fact[$a,reason]}', want not_redirected or loop_refused" ;;
     esac
     check_eq "$a: so the client got no answer from the server" "${run_fact[$a,replies]}" 0
-    got=$(get "$a" 'hop(f, "server:eth0")["seen"]')
-    check_eq "$a: and nothing reached the server" "$got" false
+    check_report "$a" "and nothing reached the server" 'hop(f, "server:eth0")["seen"]' false
 
-    check_path report.json "$b" "the proxy box (its own connection)" "${fact[$b,proxy_out]}"
-    got=$(get "$b" 'hop(f, "gateway:veth-p")["destination"]')
-    check_eq "$b: gateway:veth-p (to the proxy box) still sees the server's address" "$got" "$srv80"
-    got=$(get "$b" 'hop(f, "proxy:eth0")["destination"]')
-    check_eq "$b: and so does the proxy box's eth0" "$got" "$srv80"
-    got=$(get "$b" 'f["internals"]["accepted_local"]')
-    check_eq "$b: the proxy box's accepted socket carries the server's address" "$got" "$srv80"
-    got=$(get "$b" 'f["internals"]["original_dst"] + " by " + f["internals"]["recovered_by"]')
-    check_eq "$b: the proxy recovered the destination with getsockname()" "$got" "$srv80 by getsockname"
-    got=$(get "$b" 'f["internals"]["nat"]["present"]')
-    check_eq "$b: the gateway has no NAT mapping for the flow" "$got" false
-    got=$(get "$b" 'hop(f, "gateway:veth-s")["source"].rsplit(":", 1)[0].strip("[]")')
-    check_eq "$b: the upstream connection leaves the gateway from the proxy box's address" "$got" "${fact[$b,proxy_out]}"
+    check_path "$b" "the proxy box (its own connection)" "${run_fact[$b,proxy_out]}"
+    check_report "$b" "gateway:veth-p (to the proxy box) still sees the server's address" \
+        'hop(f, "gateway:veth-p")["destination"]' "$srv80"
+    check_report "$b" "and so does the proxy box's eth0" 'hop(f, "proxy:eth0")["destination"]' "$srv80"
+    check_tproxy_interception "$b"
+    check_report "$b" "the upstream connection leaves the gateway from the proxy box's address" \
+        'hop(f, "gateway:veth-s")["source"].rsplit(":", 1)[0].strip("[]")' "${run_fact[$b,proxy_out]}"
 done
 
 log ""

@@ -41,17 +41,7 @@ set -euo pipefail
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly redirect_port=15001
-readonly tproxy_port=15002
-readonly tproxy_mark=0x1
-readonly tproxy_table=100
-readonly ports="$lab_http_port,$lab_hold_port"
-
 parse_lab_args "$@"
-require_root
-require_tool ip ss iptables ip6tables curl socat timeout python3 conntrack
-use_tplab
-report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
 compare_done=0
 if [[ -z "$LAB_OUTPUT" ]]; then
     stamp=$(date +%Y%m%d-%H%M%S)
@@ -61,26 +51,23 @@ if [[ -z "$LAB_OUTPUT" ]]; then
 fi
 # shellcheck disable=SC2317  # called by cleanup (defer)
 drop_partial_output() {
-    if ((compare_done == 0)); then
+    if ((compare_done == 0)) && [[ -n "$lab_work" ]]; then
         cd / && rm -rf -- "$lab_work"
         rmdir -- "${lab_work%/*}" 2>/dev/null || true
     fi
 }
-init_workdir
-log "output directory: $lab_work"
-log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
 
 declare -A title=([redirect]="REDIRECT (nat table)" [tproxy]="TPROXY (mangle table)")
-run_dirs=()
 
 intercept_redirect() {
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j REDIRECT --to-ports "$redirect_port"
     start_proxy "$ns_gw" "$1" redirect "[::]:$redirect_port"
 }
 
 intercept_tproxy() {
-    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$ports" \
+    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
     run "$ns_gw" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
     run "$ns_gw" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
@@ -96,13 +83,8 @@ one_run() {
     redirect) intercept_redirect "$rundir" ;;
     tproxy) intercept_tproxy "$rundir" ;;
     esac
-    capture_traffic "$rundir" "$ns_gw"
-    record_gateway_state "$ns_gw" "$rundir"
-    stop_proxy "$rundir"
-    write_meta "$rundir" compare "$mode" "${title[$mode]}, $fam_name" "$family" client,gateway,server
-    read_run_facts "$rundir"
-    run_dirs+=("$rundir")
-    teardown_ns "$ns_client" "$ns_gw" "$ns_server"
+    run_traffic "$rundir"
+    end_run "$rundir" compare "$mode" "${title[$mode]}"
 }
 
 for family in "${lab_families[@]}"; do
@@ -111,46 +93,21 @@ for family in "${lab_families[@]}"; do
     done
 done
 
-section "tplab report: both modes side by side"
-run_report . "${run_dirs[@]}"
+run_report "tplab report: both modes side by side"
 
 section "checks (from report.json and the kernels' own addresses)"
-get() {
-    report_get report.json "$@"
-}
 for family in "${lab_families[@]}"; do
     r=redirect-$family t=tproxy-$family
-    srv80=$(endpoint "${run_fact[$r,server]}" "$lab_http_port")
-    for rd in "$r" "$t"; do
-        check_path report.json "$rd" "the gateway, not the client"
-        got=$(get "$rd" 'f["internals"]["original_dst"]')
-        check_eq "$rd: the proxy recovered the original destination" "$got" "$srv80"
-    done
-    got=$(get "$r" 'f["internals"]["accepted_local"]')
+    check_path "$r" "the gateway, not the client"
     want=$(endpoint "${run_fact[$r,gw_in]}" "$redirect_port")
-    check_eq "$r: the accepted socket's local address is the gateway's (primary address of veth-c)" \
-        "$got" "$want"
-    got=$(get "$t" 'f["internals"]["accepted_local"]')
-    check_eq "$t: the accepted socket's local address is the server's (nothing was rewritten)" "$got" "$srv80"
-    got=$(get "$r" 'f["internals"]["recovered_by"]')
-    check_contains "$r: destination recovered by SO_ORIGINAL_DST, a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
-    got=$(get "$t" 'f["internals"]["recovered_by"]')
-    check_eq "$t: destination recovered by getsockname()" "$got" getsockname
-    got=$(get "$r" 'f["internals"]["nat"]["present"]')
-    check_eq "$r: conntrack holds a NAT mapping for the client's flow" "$got" true
-    got=$(get "$t" 'f["internals"]["nat"]["present"]')
-    check_eq "$t: there is no NAT mapping for the client's flow" "$got" false
-    got=$(get "$r" 'any(" REDIRECT " in x and " -t nat " in x for x in r["flows"][0]["internals"]["rules"])')
-    check_eq "$r: the nat REDIRECT rule counted packets" "$got" true
-    got=$(get "$t" 'any(" TPROXY " in x and " -t mangle " in x for x in r["flows"][0]["internals"]["rules"])')
-    check_eq "$t: the mangle TPROXY rule counted packets" "$got" true
-    got=$(get "$t" '(h["internals"]["socket"] or "-").split()[3]')
-    want=$(endpoint "${run_fact[$t,server]}" "$lab_hold_port")
-    check_eq "$t: while open, ss shows the proxy's socket for the client bound to the server's address" \
-        "$got" "$want"
+    check_nat_interception "$r" "$want" REDIRECT "the gateway's veth-c address and the proxy port"
+    check_path "$t" "the gateway, not the client"
+    check_tproxy_interception "$t"
+    check_report "$t" "the mangle TPROXY rule's counter moved" \
+        'any(" -t mangle " in x and " TPROXY " in x for x in f["internals"]["rules"])' true
     # On the wires the two modes are indistinguishable: same addresses at every point.
-    got=$(get "$r" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
-    want=$(get "$t" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
+    got=$(report_get "$r" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
+    want=$(report_get "$t" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
     if [[ "$got" == "$want" && "$got" != "<"* ]]; then
         pass "$family: every capture point sees the same addresses in both modes: the wires cannot tell them apart"
     else

@@ -35,6 +35,13 @@ gw_proxy_ip6=2001:db8:3::1
 proxy_ip4=203.0.113.2
 proxy_ip6=2001:db8:3::2
 
+# The proxies' settings, the same in every lab (each lab's drawing shows them): the port of
+# tplab proxy --mode redirect (where REDIRECT and DNAT send connections), the port of --mode tproxy
+# (TPROXY --on-port), the mark TPROXY sets and the ip rule matches, and the routing table whose
+# "local" route delivers the marked packets to this host.
+# shellcheck disable=SC2034  # read by the labs
+readonly redirect_port=15001 tproxy_port=15002 tproxy_mark=0x1 tproxy_table=100
+
 lab_ns_list=()      # namespaces to delete on exit
 lab_pids=()         # background jobs to stop on exit
 lab_deferred=()     # extra cleanup commands, run last-in first-out
@@ -44,6 +51,8 @@ lab_fail_count=0
 lab_cleaned=0
 lab_work=""         # directory for logs and events; see init_workdir
 bg_pid=""           # pid of the job start_bg started last
+proxy_pid=""        # the running tplab proxy (start_proxy), and the namespace it runs in
+proxy_ns=""
 
 # Keep the script's own stdout on fd 3 and stderr on fd 4: `run NS CMD >file` still shows the
 # command, and a trap that fires inside a redirected function still reaches the terminal.
@@ -383,7 +392,8 @@ lab_lock() {
 }
 
 # create_ns NS...: create fresh namespaces (replacing stale ones of the same name, left by
-# an interrupted run), bring lo up, and record them for cleanup.
+# an interrupted run), bring lo up, turn IPv6 duplicate address detection off, and record them
+# for cleanup.
 create_ns() {
     local ns
     lab_lock
@@ -396,6 +406,10 @@ create_ns() {
         lab_ns_list+=("$ns")
         ip netns add "$ns"
         ip -n "$ns" link set lo up
+        # Before any link exists, so every interface inherits it: without DAD the link-local
+        # addresses are not "tentative", and the first IPv6 connection does not wait ~1 s for
+        # neighbour discovery. (add_addr's nodad does the same for the global addresses.)
+        ns_exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
     done
 }
 
@@ -412,14 +426,30 @@ add_link() {
     ip -n "$ns_b" link set "$if_b" up
 }
 
-# add_addr NS IF CIDR: add an address; IPv6 ones with nodad, so they are usable at once.
+# add_addr NS IF CIDR...: add the addresses; IPv6 ones with nodad, so they are usable at once.
 add_addr() {
-    local ns=$1 ifname=$2 cidr=$3
-    if [[ "$cidr" == *:* ]]; then
-        ns_exec "$ns" ip -6 addr add "$cidr" dev "$ifname" nodad
-    else
-        ns_exec "$ns" ip addr add "$cidr" dev "$ifname"
-    fi
+    local ns=$1 ifname=$2 cidr
+    shift 2
+    for cidr in "$@"; do
+        if [[ "$cidr" == *:* ]]; then
+            ns_exec "$ns" ip -6 addr add "$cidr" dev "$ifname" nodad
+        else
+            ns_exec "$ns" ip addr add "$cidr" dev "$ifname"
+        fi
+    done
+}
+
+# add_default_route NS GW_IP...: a default route in NS via each GW_IP (IPv4 or IPv6).
+add_default_route() {
+    local ns=$1 via
+    shift
+    for via in "$@"; do
+        if [[ "$via" == *:* ]]; then
+            ns_exec "$ns" ip -6 route add default via "$via"
+        else
+            ns_exec "$ns" ip route add default via "$via"
+        fi
+    done
 }
 
 # build_topology: the standard lab network, both address families.
@@ -436,19 +466,13 @@ build_topology() {
     add_link "$ns_client" eth0 "$ns_gw" veth-c
     add_link "$ns_gw" veth-s "$ns_server" eth0
 
-    add_addr "$ns_client" eth0 "$client_ip4/24"
-    add_addr "$ns_client" eth0 "$client_ip6/64"
-    add_addr "$ns_gw" veth-c "$gw_client_ip4/24"
-    add_addr "$ns_gw" veth-c "$gw_client_ip6/64"
-    add_addr "$ns_gw" veth-s "$gw_server_ip4/24"
-    add_addr "$ns_gw" veth-s "$gw_server_ip6/64"
-    add_addr "$ns_server" eth0 "$server_ip4/24"
-    add_addr "$ns_server" eth0 "$server_ip6/64"
+    add_addr "$ns_client" eth0 "$client_ip4/24" "$client_ip6/64"
+    add_addr "$ns_gw" veth-c "$gw_client_ip4/24" "$gw_client_ip6/64"
+    add_addr "$ns_gw" veth-s "$gw_server_ip4/24" "$gw_server_ip6/64"
+    add_addr "$ns_server" eth0 "$server_ip4/24" "$server_ip6/64"
 
-    ns_exec "$ns_client" ip route add default via "$gw_client_ip4"
-    ns_exec "$ns_client" ip -6 route add default via "$gw_client_ip6"
-    ns_exec "$ns_server" ip route add default via "$gw_server_ip4"
-    ns_exec "$ns_server" ip -6 route add default via "$gw_server_ip6"
+    add_default_route "$ns_client" "$gw_client_ip4" "$gw_client_ip6"
+    add_default_route "$ns_server" "$gw_server_ip4" "$gw_server_ip6"
 
     ns_exec "$ns_gw" sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
     log "topology: $ns_client ($client_ip4) -- $ns_gw ($gw_client_ip4 | $gw_server_ip4) -- $ns_server ($server_ip4), IPv6 too"
@@ -462,13 +486,15 @@ build_topology() {
 add_proxy_box() {
     create_ns "$ns_proxy"
     add_link "$ns_gw" veth-p "$ns_proxy" eth0
-    add_addr "$ns_gw" veth-p "$gw_proxy_ip4/24"
-    add_addr "$ns_gw" veth-p "$gw_proxy_ip6/64"
-    add_addr "$ns_proxy" eth0 "$proxy_ip4/24"
-    add_addr "$ns_proxy" eth0 "$proxy_ip6/64"
-    ns_exec "$ns_proxy" ip route add default via "$gw_proxy_ip4"
-    ns_exec "$ns_proxy" ip -6 route add default via "$gw_proxy_ip6"
+    add_addr "$ns_gw" veth-p "$gw_proxy_ip4/24" "$gw_proxy_ip6/64"
+    add_addr "$ns_proxy" eth0 "$proxy_ip4/24" "$proxy_ip6/64"
+    add_default_route "$ns_proxy" "$gw_proxy_ip4" "$gw_proxy_ip6"
     log "proxy box: $ns_proxy ($proxy_ip4, $proxy_ip6) on $ns_gw's veth-p ($gw_proxy_ip4, $gw_proxy_ip6)"
+}
+
+# lab_has_proxy_box: true while the proxy box (add_proxy_box) is part of the topology.
+lab_has_proxy_box() {
+    [[ " ${lab_ns_list[*]} " == *" $ns_proxy "* ]]
 }
 
 #### Work directory and the name-answering server #############################
@@ -627,6 +653,19 @@ parse_lab_args() {
     fi
 }
 
+# setup_lab TOOL...: the start every lab with a report shares (after parse_lab_args): skip unless
+# run as root with every TOOL installed and a tplab that has the report command; then enter the
+# work directory (init_workdir) and say where it is and how commands are shown.
+setup_lab() {
+    require_root
+    require_tool "$@"
+    use_tplab
+    report_available || skip "this tplab has no 'report' command: rebuild it (cmake --build build)"
+    init_workdir
+    log "run directories and logs: $lab_work"
+    log "commands are shown as [ns] # CMD; to type one yourself: ip netns exec ${LAB_PREFIX}-<ns> CMD"
+}
+
 # use_family ipv4|ipv6: set the names the labs use for one address family:
 #   fam, fam_name (IPv4|IPv6), ipt (iptables|ip6tables), ip_f (-4|-6), any_net (0.0.0.0/0|::/0),
 #   client_ip, gw_client_ip, gw_server_ip, server_ip, gw_proxy_ip, proxy_ip, and as a URL host
@@ -695,6 +734,8 @@ print(r[0].get("prefsrc", "") if r else "")'
 
 readonly lab_http_port=80    # the name server (HTTP; curl)
 readonly lab_hold_port=8080  # socat server that waits 1 s before it answers (holds a connection open)
+# shellcheck disable=SC2034  # read by the labs
+readonly lab_ports="$lab_http_port,$lab_hold_port"  # both, for the rules' -m multiport --dports
 
 lab_points=()        # capture points, "LABEL|NS|IFACE|LANE_A|LANE_B", in path order
 lab_capture_pid=""   # the running tplab capture
@@ -705,11 +746,17 @@ add_point() {
     lab_points+=("$1|$2|$3|$4|$5")
 }
 
-# standard_points: the four points of the client-gateway-server topology.
+# standard_points: the capture points of the client-gateway-server topology, in path order. With
+# the proxy box, its link comes between the gateway's two: the proxy's upstream connection goes
+# back through the gateway to the server.
 standard_points() {
     lab_points=()
     add_point client:eth0 "$ns_client" eth0 client gateway
     add_point gateway:veth-c "$ns_gw" veth-c client gateway
+    if lab_has_proxy_box; then
+        add_point gateway:veth-p "$ns_gw" veth-p gateway proxy
+        add_point proxy:eth0 "$ns_proxy" eth0 gateway proxy
+    fi
     add_point gateway:veth-s "$ns_gw" veth-s gateway server
     add_point server:eth0 "$ns_server" eth0 gateway server
 }
@@ -939,16 +986,60 @@ teardown_ns() {
 
 #### One run, start to end ######################################################
 
-declare -A run_fact=()   # "RUNDIR,name": addresses read back from the kernels during a run
+# A lab's runs: begin_run, the lab's own rules and start_proxy, run_traffic, end_run. Then
+# run_report (on run_dirs), and the checks (check_report, check_path, check_*_interception).
 
-# begin_run RUNDIR FAMILY: fresh namespaces (the standard topology), the servers, the four
-# standard capture points, and the family's names (use_family).
+declare -A run_fact=()   # "RUNDIR,name": addresses read back from the kernels during a run
+run_dirs=()              # the runs end_run finished, in order
+
+# begin_run RUNDIR FAMILY [proxy-box]: fresh namespaces (the standard topology, and the proxy box
+# if asked), the servers, the capture points (standard_points), and the family's names (use_family).
 begin_run() {
-    local rundir=$1 family=$2
+    local rundir=$1 family=$2 extra=${3:-}
     use_family "$family"
     build_topology
     start_lab_servers "$ns_server" "$rundir"
+    if [[ "$extra" == proxy-box ]]; then
+        add_proxy_box
+    fi
     standard_points
+}
+
+# run_traffic RUNDIR: the run's traffic under capture (capture_traffic, with the sockets of the
+# namespace tplab proxy runs in, else the gateway's), then the gateway's conntrack table and
+# rules (record_gateway_state) and, with the proxy box, the box's rules and conntrack table too
+# (RUNDIR/rules.txt, RUNDIR/conntrack-proxy.txt).
+run_traffic() {
+    local rundir=$1
+    capture_traffic "$rundir" "${proxy_ns:-$ns_gw}"
+    record_gateway_state "$ns_gw" "$rundir"
+    if lab_has_proxy_box; then
+        record_rules "$ns_proxy" "$rundir"
+        record_conntrack "$ns_proxy" "$rundir/conntrack-proxy.txt"
+    fi
+}
+
+# show_client_conntrack RUNDIR: the gateway's conntrack entries for the client's connections
+# (from RUNDIR/conntrack.txt), where a NAT rule's mapping can be read.
+show_client_conntrack() {
+    log "the gateway's conntrack entries for the client's connections (ORIGINAL tuple, then REPLY tuple):"
+    grep -F "src=$client_ip " "$1/conntrack.txt" | sed 's/^/    /' || true
+}
+
+# end_run RUNDIR LAB MODE TITLE: the end of a run: stop the proxy (a check), write RUNDIR/meta.json
+# (titled "TITLE, IPv4" or IPv6), read the kernels' facts for the checks (read_run_facts), add
+# RUNDIR to run_dirs, pause_here, and delete the namespaces, so the next run starts from nothing.
+end_run() {
+    local rundir=$1 lab=$2 mode=$3 title=$4 lanes=client,gateway,server
+    if lab_has_proxy_box; then
+        lanes=client,gateway,proxy,server
+    fi
+    stop_proxy "$rundir"
+    write_meta "$rundir" "$lab" "$mode" "$title, $fam_name" "$fam" "$lanes"
+    read_run_facts "$rundir"
+    run_dirs+=("$rundir")
+    pause_here
+    teardown_ns "${lab_ns_list[@]}"
 }
 
 # capture_traffic RUNDIR SOCKETS_NS: captures on lab_points around send_lab_traffic; if the run
@@ -966,7 +1057,7 @@ capture_traffic() {
 
 # start_proxy NS RUNDIR MODE LISTEN...: tplab proxy in NS with its events in RUNDIR/events.jsonl
 # and its log in RUNDIR/proxy.log; waits until it listens (on the port of the first LISTEN).
-# Sets proxy_pid.
+# Sets proxy_pid and proxy_ns.
 start_proxy() {
     local ns=$1 rundir=$2 mode=$3 listen args=() port
     shift 3
@@ -976,6 +1067,7 @@ start_proxy() {
     port=${1##*:}
     start_bg "$ns" "$rundir/proxy.log" tplab proxy --mode "$mode" "${args[@]}" --events "$rundir/events.jsonl"
     proxy_pid=$bg_pid
+    proxy_ns=$ns
     wait_listening "$ns" "$port" || { cat "$rundir/proxy.log" >&2; die "tplab proxy ($mode) is not listening on $port"; }
 }
 
@@ -984,13 +1076,14 @@ stop_proxy() {
     local rundir=$1 rc=0
     [[ -n "${proxy_pid:-}" ]] || return 0
     stop_bg "$proxy_pid" TERM || rc=$?
-    proxy_pid=""
+    proxy_pid="" proxy_ns=""
     check_eq "$rundir: tplab proxy exited cleanly on SIGTERM" "$rc" 0
 }
 
 # read_run_facts RUNDIR: what the kernels say, for the checks (before the namespaces go):
 # client, server (eth0's addresses), gw_in (veth-c's primary address), gw_out (the source the
-# gateway uses toward the server), replies (how many "served by server" lines the client got).
+# gateway uses toward the server), replies (how many "served by server" lines the client got);
+# with the proxy box, proxy (its eth0 address) and proxy_out (its source toward the server).
 read_run_facts() {
     local rundir=$1
     run_fact[$rundir,client]=$(iface_addr "$ns_client" eth0 "$fam")
@@ -998,44 +1091,97 @@ read_run_facts() {
     run_fact[$rundir,gw_in]=$(iface_addr "$ns_gw" veth-c "$fam")
     run_fact[$rundir,gw_out]=$(route_src "$ns_gw" "${run_fact[$rundir,server]}")
     run_fact[$rundir,replies]=$(grep -c '^served by server$' "$rundir/client.txt" || true)
+    if lab_has_proxy_box; then
+        run_fact[$rundir,proxy]=$(iface_addr "$ns_proxy" eth0 "$fam")
+        run_fact[$rundir,proxy_out]=$(route_src "$ns_proxy" "${run_fact[$rundir,server]}")
+    fi
 }
 
-# report_get REPORT_JSON RUN EXPR: report_json_get with r = the run named RUN, f = its flow to
-# port 80 (curl), h = its flow to port 8080 (the held socat connection).
+# report_get RUN EXPR: report_json_get on the report.json run_report wrote, with r = the run
+# named RUN, f = its flow to port 80 (curl), h = its flow to port 8080 (the held socat connection).
 report_get() {
-    report_json_get "$1" "(lambda r, f, h: $3)(run('$2'), flow(run('$2'), $lab_http_port), flow(run('$2'), $lab_hold_port))"
+    report_json_get report.json \
+        "(lambda r, f, h: $2)(run('$1'), flow(run('$1'), $lab_http_port), flow(run('$1'), $lab_hold_port))"
 }
 
-# check_path REPORT_JSON RUN WHO [ADDR]: the checks every run shares. Both requests were answered
-# by the server; the client's packets went to the server's address, and still carried it when
-# they reached the gateway; the server saw the connection come from ADDR, described as WHO
+# check_report RUN WHAT EXPR WANT: PASS "RUN: WHAT" if report_get RUN EXPR prints WANT.
+check_report() {
+    local rd=$1 what=$2 expr=$3 want=$4 got
+    got=$(report_get "$rd" "$expr")
+    check_eq "$rd: $what" "$got" "$want"
+}
+
+# check_path RUN WHO [ADDR]: the checks every run shares. Both requests were answered by the
+# server; the client's packets went to the server's address, and still carried it when they
+# reached the gateway; the server saw the connection come from ADDR, described as WHO
 # (default: the gateway's source address toward the server, from the kernel's routing).
 check_path() {
-    local report=$1 rd=$2 who=$3 saw_from=${4:-${run_fact[$2,gw_out]}} srv got
+    local rd=$1 who=$2 saw_from=${3:-${run_fact[$1,gw_out]}} srv
     srv=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
     check_eq "$rd: both requests were answered by the server (curl and socat)" "${run_fact[$rd,replies]}" 2
-    got=$(report_get "$report" "$rd" 'hop(f, "client:eth0")["destination"]')
-    check_eq "$rd: client:eth0 sees the server's address as destination" "$got" "$srv"
-    got=$(report_get "$report" "$rd" 'hop(f, "gateway:veth-c")["destination"]')
-    check_eq "$rd: gateway:veth-c sees the server's address as destination" "$got" "$srv"
-    got=$(report_get "$report" "$rd" 'f["internals"]["server_saw"].rsplit(":", 1)[0].strip("[]")')
-    check_eq "$rd: the server saw the connection come from $who" "$got" "$saw_from"
+    check_report "$rd" "client:eth0 sees the server's address as destination" \
+        'hop(f, "client:eth0")["destination"]' "$srv"
+    check_report "$rd" "gateway:veth-c sees the server's address as destination" \
+        'hop(f, "gateway:veth-c")["destination"]' "$srv"
+    check_report "$rd" "the server saw the connection come from $who" \
+        'f["internals"]["server_saw"].rsplit(":", 1)[0].strip("[]")' "$saw_from"
+}
+
+# check_nat_interception RUN EXPECTED_LOCAL RULE_TARGET WHAT: the proof that a nat rule (target
+# REDIRECT or DNAT) handed RUN's connections to a local proxy by rewriting their destination.
+# The accepted socket, and ss while the held connection was open, show EXPECTED_LOCAL (described
+# as WHAT); conntrack holds the mapping: its REPLY tuple comes from EXPECTED_LOCAL, its ORIGINAL
+# tuple still goes to the server; the proxy read that back with SO_ORIGINAL_DST; the rule counted.
+check_nat_interception() {
+    local rd=$1 want=$2 target=$3 what=$4 srv got
+    srv=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
+    check_report "$rd" "the accepted socket's local address is $what" \
+        'f["internals"]["accepted_local"]' "$want"
+    check_report "$rd" "ss, while the held connection is open, shows the same local address" \
+        'ss_local(h["internals"]["socket"])' "$want"
+    check_report "$rd" "conntrack holds a NAT mapping for the flow" 'f["internals"]["nat"]["present"]' true
+    check_report "$rd" "its REPLY tuple comes from $what" \
+        'ct_tuples(f["internals"]["nat"]["entry"])[1][0]' "$want"
+    check_report "$rd" "its ORIGINAL tuple still goes to the server" \
+        'ct_tuples(f["internals"]["nat"]["entry"])[0][1]' "$srv"
+    check_report "$rd" "the proxy recovered the server as original destination" \
+        'f["internals"]["original_dst"]' "$srv"
+    got=$(report_get "$rd" 'f["internals"]["recovered_by"]')
+    check_contains "$rd: with a conntrack lookup ($got)" "$got" SO_ORIGINAL_DST
+    check_report "$rd" "the nat $target rule's counter moved" \
+        "any(' -t nat ' in x and ' $target ' in x for x in f['internals']['rules'])" true
+}
+
+# check_tproxy_interception RUN: the proof that TPROXY handed RUN's connections to the proxy
+# unchanged. The accepted socket's local address is the server's, and so is the one ss showed
+# while the held connection was open; the proxy took the destination from the socket itself
+# (getsockname); there is no NAT mapping.
+check_tproxy_interception() {
+    local rd=$1 srv held
+    srv=$(endpoint "${run_fact[$rd,server]}" "$lab_http_port")
+    held=$(endpoint "${run_fact[$rd,server]}" "$lab_hold_port")
+    check_report "$rd" "the accepted socket's local address is the server's: nothing was rewritten" \
+        'f["internals"]["accepted_local"]' "$srv"
+    check_report "$rd" "ss, while the held connection is open, shows tplab's socket bound to the server's address" \
+        'ss_local(h["internals"]["socket"])' "$held"
+    check_report "$rd" "the proxy took the original destination from the socket itself" \
+        'f["internals"]["original_dst"] + " by " + f["internals"]["recovered_by"]' "$srv by getsockname"
+    check_report "$rd" "there is no NAT mapping for the flow" 'f["internals"]["nat"]["present"]' false
 }
 
 #### tplab report ##############################################################
 
-# run_report OUTDIR RUNDIR...: `tplab report` on the run directories; shows the text report and
-# writes OUTDIR/report.txt, report.json, report.html.
+# run_report HEADING: a section HEADING, then `tplab report` on the run_dirs: it shows the text
+# report and writes report.txt, report.json and report.html in the work directory.
 run_report() {
-    local outdir=$1/ html=()
-    shift
-    [[ "$outdir" == ./ ]] && outdir=""
+    local html=()
+    section "$1"
     if tplab report --help 2>/dev/null | grep -q -- '--html'; then
-        html=(--html "${outdir}report.html")
+        html=(--html report.html)
     else
         log "(this tplab report has no --html yet: no report.html)"
     fi
-    run - tplab report "$@" --json "${outdir}report.json" "${html[@]}" --text "${outdir}report.txt"
+    run - tplab report "${run_dirs[@]}" --json report.json "${html[@]}" --text report.txt
 }
 
 # The helpers report_json_get evaluates its expression with (the report JSON's layout is in

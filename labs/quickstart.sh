@@ -32,11 +32,6 @@ set -euo pipefail
 # shellcheck source=labs/lib.sh
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
-readonly redirect_port=15001
-readonly tproxy_port=15002
-readonly tproxy_mark=0x1
-readonly tproxy_table=100
-
 require_root
 require_tool ip ss iptables curl timeout python3
 use_tplab
@@ -67,9 +62,30 @@ conntrack_show() {
     fi
 }
 
-# request_and_report MODE EVENTS PROXY_LOG: one curl from the client, then what each side saw.
+declare -A mode_pid   # the running tplab proxy of each mode
+
+# start_mode_proxy MODE PORT: tplab proxy --mode MODE on the gateway, listening on PORT, with its
+# events in MODE.jsonl and its log in MODE.log; waits until it listens.
+start_mode_proxy() {
+    local mode=$1 port=$2
+    start_bg "$ns_gw" "$mode.log" \
+        tplab proxy --mode "$mode" --listen "0.0.0.0:$port" --events "$mode.jsonl"
+    mode_pid[$mode]=$bg_pid
+    wait_listening "$ns_gw" "$port" || { cat "$mode.log"; die "tplab ($mode) is not listening"; }
+}
+
+# stop_mode_proxy MODE: SIGTERM makes tplab drain and exit 0.
+stop_mode_proxy() {
+    local mode=$1 rc=0
+    log "stopping tplab with SIGTERM (it lets open connections finish, then exits 0)"
+    stop_bg "${mode_pid[$mode]}" TERM || rc=$?
+    check_eq "$mode: tplab exited cleanly on SIGTERM" "$rc" 0
+}
+
+# request_and_report MODE: one curl from the client, then what each side saw (from the server's
+# log and the proxy's events in MODE.jsonl).
 request_and_report() {
-    local mode=$1 events=$2 proxy_log=$3
+    local mode=$1 events=$1.jsonl proxy_log=$1.log
     local curl_out="$mode.curl" requests_before
     requests_before=$(grep -c 'peer=' server.log || true)
 
@@ -116,26 +132,15 @@ request_and_report() {
     conntrack_show
 }
 
-# stop_proxy MODE PID: SIGTERM makes tplab drain and exit 0.
-stop_proxy() {
-    local mode=$1 pid=$2 rc=0
-    log "stopping tplab with SIGTERM (it lets open connections finish, then exits 0)"
-    stop_bg "$pid" TERM || rc=$?
-    check_eq "$mode: tplab exited cleanly on SIGTERM" "$rc" 0
-}
-
 section "(a) REDIRECT: nat table, destination rewritten, recovered with SO_ORIGINAL_DST"
 redirect_rule=(PREROUTING -i veth-c -p tcp --dport 80 -j REDIRECT --to-ports "$redirect_port")
 run "$ns_gw" iptables -t nat -A "${redirect_rule[@]}"
-start_bg "$ns_gw" redirect.log \
-    tplab proxy --mode redirect --listen "0.0.0.0:$redirect_port" --events redirect.jsonl
-redirect_pid=$bg_pid
-wait_listening "$ns_gw" "$redirect_port" || { cat redirect.log; die "tplab (redirect) is not listening"; }
-request_and_report redirect redirect.jsonl redirect.log
+start_mode_proxy redirect "$redirect_port"
+request_and_report redirect
 pause_here
 log ""
 run "$ns_gw" iptables -t nat -D "${redirect_rule[@]}"
-stop_proxy redirect "$redirect_pid"
+stop_mode_proxy redirect
 
 section "(b) TPROXY: mangle table, nothing rewritten, destination = getsockname()"
 if command -v conntrack >/dev/null 2>&1; then
@@ -150,17 +155,14 @@ run "$ns_gw" iptables -t mangle -A "${tproxy_rule[@]}"
 log "(TPROXY only marks the packet and ties it to the listener; these two deliver marked packets locally)"
 run "$ns_gw" ip rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
 run "$ns_gw" ip route add local 0.0.0.0/0 dev lo table "$tproxy_table"
-start_bg "$ns_gw" tproxy.log \
-    tplab proxy --mode tproxy --listen "0.0.0.0:$tproxy_port" --events tproxy.jsonl
-tproxy_pid=$bg_pid
-wait_listening "$ns_gw" "$tproxy_port" || { cat tproxy.log; die "tplab (tproxy) is not listening"; }
-request_and_report tproxy tproxy.jsonl tproxy.log
+start_mode_proxy tproxy "$tproxy_port"
+request_and_report tproxy
 pause_here
 log ""
 run "$ns_gw" iptables -t mangle -D "${tproxy_rule[@]}"
 run "$ns_gw" ip rule del fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
 run "$ns_gw" ip route del local 0.0.0.0/0 dev lo table "$tproxy_table"
-stop_proxy tproxy "$tproxy_pid"
+stop_mode_proxy tproxy
 
 section "side by side"
 summary_row() {
