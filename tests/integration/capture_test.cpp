@@ -8,9 +8,9 @@
 #include <fstream>
 #include <thread>
 
-#include "netns_topology.hpp"
 #include "packet.hpp"
 #include "process.hpp"
+#include "web_topology.hpp"
 
 namespace tplab::test {
 namespace {
@@ -21,20 +21,11 @@ class CaptureInNamespaces : public ::testing::Test {
         if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
             GTEST_SKIP() << reason;
         }
-        char dir[] = "/tmp/tplab-capture-XXXXXX";
-        workdir = ::mkdtemp(dir);
-        net = std::make_unique<NetnsTopology>();
-        server = net->spawn(
-            net->server(),
-            {"python3", "-m", "http.server", "--bind", "::", "--directory", workdir, "80"},
-            workdir + "/server.log");
-        ASSERT_TRUE(net->waitListening(net->server(), 80));
+        web = std::make_unique<WebTopology>("capture");
+        net = &web->net();
+        workdir = web->workdir();
     }
-    void TearDown() override {
-        server.stop();
-        net.reset();
-        std::filesystem::remove_all(workdir);
-    }
+    void TearDown() override { web.reset(); }
 
     Process startCapture(const std::string& out, const std::vector<std::string>& extra = {}) {
         std::vector<std::string> argv = {TPLAB_BINARY,   "capture",
@@ -58,9 +49,9 @@ class CaptureInNamespaces : public ::testing::Test {
         return out + "/" + ns + "-" + device + ".pcap";
     }
 
+    std::unique_ptr<WebTopology> web;
+    NetnsTopology* net = nullptr;
     std::string workdir;
-    std::unique_ptr<NetnsTopology> net;
-    Process server;
 };
 
 TEST_F(CaptureInNamespaces, FirstSynIsCapturedAtEveryPointWhenTrafficStartsAtReady) {

@@ -7,8 +7,8 @@
 #include <memory>
 #include <sstream>
 
-#include "netns_topology.hpp"
 #include "process.hpp"
+#include "web_topology.hpp"
 
 namespace tplab::test {
 namespace {
@@ -19,15 +19,9 @@ class DualStackListener : public ::testing::TestWithParam<std::string> {
         if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
             GTEST_SKIP() << reason;
         }
-        char dir[] = "/tmp/tplab-dual-XXXXXX";
-        workdir = ::mkdtemp(dir);
-        std::ofstream(workdir + "/index.html") << "served by server\n";
-        net = std::make_unique<NetnsTopology>();
-        server = net->spawn(
-            net->server(),
-            {"python3", "-m", "http.server", "--bind", "::", "--directory", workdir, "80"},
-            workdir + "/server.log");
-        ASSERT_TRUE(net->waitListening(net->server(), 80));
+        web = std::make_unique<WebTopology>("dual");
+        net = &web->net();
+        workdir = web->workdir();
         net->mustExec(net->gateway(), std::string(TPLAB_BINARY) + " rules --apply --mode " +
                                           GetParam() +
                                           " --port 15001 --in-interface veth-c --dport 80");
@@ -39,25 +33,17 @@ class DualStackListener : public ::testing::TestWithParam<std::string> {
     }
     void TearDown() override {
         proxy.stop();
-        server.stop();
         if (net) {  // also forgets the state --apply kept for this namespace
             net->exec(net->gateway(), std::string(TPLAB_BINARY) + " rules --remove --mode " +
                                           GetParam() +
                                           " --port 15001 --in-interface veth-c --dport 80");
         }
-        net.reset();
-        if (!workdir.empty())
-            std::filesystem::remove_all(workdir);
+        web.reset();
     }
-    std::string events() {
-        std::ifstream in(workdir + "/events.jsonl");
-        std::stringstream text;
-        text << in.rdbuf();
-        return text.str();
-    }
+    std::string events() { return web->readFile("events.jsonl"); }
+    std::unique_ptr<WebTopology> web;
+    NetnsTopology* net = nullptr;
     std::string workdir;
-    std::unique_ptr<NetnsTopology> net;
-    Process server;
     Process proxy;
 };
 

@@ -8,8 +8,8 @@
 #include <memory>
 #include <sstream>
 
-#include "netns_topology.hpp"
 #include "process.hpp"
+#include "web_topology.hpp"
 
 namespace tplab::test {
 namespace {
@@ -33,25 +33,16 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
         if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
             GTEST_SKIP() << reason;
         }
-        char dir[] = "/tmp/tplab-rules-XXXXXX";
-        workdir = ::mkdtemp(dir);
-        std::ofstream(workdir + "/index.html") << "served by server\n";
-        net = std::make_unique<NetnsTopology>();
-        server = net->spawn(
-            net->server(),
-            {"python3", "-m", "http.server", "--bind", "::", "--directory", workdir, "80"},
-            workdir + "/server.log");
-        ASSERT_TRUE(net->waitListening(net->server(), 80));
+        web = std::make_unique<WebTopology>("rules");
+        net = &web->net();
+        workdir = web->workdir();
         // Forwarding off, so that --apply must turn it on and --remove must turn it off again.
         net->mustExec(net->gateway(),
                       "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0");
     }
     void TearDown() override {
         proxy.stop();
-        server.stop();
-        net.reset();
-        if (!workdir.empty())
-            std::filesystem::remove_all(workdir);
+        web.reset();
     }
 
     std::string rulesArguments() const {
@@ -84,9 +75,9 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
             .output;
     }
 
+    std::unique_ptr<WebTopology> web;
+    NetnsTopology* net = nullptr;
     std::string workdir;
-    std::unique_ptr<NetnsTopology> net;
-    Process server;
     Process proxy;
 };
 
@@ -112,18 +103,14 @@ TEST_P(RulesApplyRemove, AppliedRulesInterceptAndRemoveRestoresTheExactPriorStat
                    workdir + "/proxy.log");
     ASSERT_TRUE(net->waitListening(net->gateway(), 15001));
     const std::string& from = c.local ? net->gateway() : net->client();
-    auto curl =
-        net->exec(from, "curl -sS --max-time 5 http://" + urlHost(at.server) + "/index.html");
-    EXPECT_EQ(curl.output, "served by server\n")
-        << runShell("cat " + workdir + "/proxy.log").output;
-    std::ifstream events(workdir + "/events.jsonl");
-    std::stringstream text;
-    text << events.rdbuf();
-    EXPECT_NE(text.str().find("\"original_dst\":\"" + withPort(at.server, 80) + "\""),
+    auto curl = web->fetchIndex(from, urlHost(at.server));
+    EXPECT_EQ(curl.output, "served by server\n") << web->readFile("proxy.log");
+    const std::string events = web->readFile("events.jsonl");
+    EXPECT_NE(events.find("\"original_dst\":\"" + withPort(at.server, 80) + "\""),
               std::string::npos)
         << "the flow was not intercepted:\n"
-        << text.str();
-    EXPECT_EQ(text.str().find("loop_refused"), std::string::npos) << text.str();
+        << events;
+    EXPECT_EQ(events.find("loop_refused"), std::string::npos) << events;
     proxy.stop();
 
     auto removed = rules("--remove");
