@@ -8,6 +8,7 @@
 #  |  curl :80       |      |   REDIRECT run: redirect [::]:15001      |      |  socat :8080     |
 #  |  socat :8080    |      |   TPROXY run:   tproxy 0.0.0.0:15002     |      |  (answers after  |
 #  |                 |      |                 and [::]:15002           |      |   1 s)           |
+#  |                 |      |   spoof run:    tproxy --spoof-source    |      |                  |
 #  |       eth0 [1]  |------| [2] veth-c                    veth-s [3] |------| [4] eth0         |
 #  | 192.0.2.2       |      | 192.0.2.1                   198.51.100.1 |      | 198.51.100.2     |
 #  | 2001:db8:1::2   |      | 2001:db8:1::1              2001:db8:2::1 |      | 2001:db8:2::2    |
@@ -20,7 +21,7 @@
 # then sends the same traffic: one HTTP request (curl) and one socat connection that the server
 # holds open for a second, long enough to snapshot the proxy's sockets (ss -tanpe). After the
 # traffic it records the gateway's conntrack table and its rules with their counters. There is
-# one run directory per mode and family (redirect-ipv4, tproxy-ipv4, redirect-ipv6, tproxy-ipv6);
+# one run directory per mode and family (redirect-ipv4, tproxy-ipv4, tproxy-spoof-ipv4, and -ipv6);
 # `tplab report` reads them all and prints them side by side. The PASS/FAIL lines come from
 # that report's JSON (parsed captures and kernel snapshots) and from addresses read back from
 # the namespaces' kernels: on the wires both modes look the same; inside the gateway REDIRECT
@@ -33,7 +34,12 @@
 #   --ipv4, --ipv6  run one family only (default: both)
 #   --out DIR       where the run directories (pcaps, snapshots, events) and report.txt,
 #                   report.json, report.html go (default: ./lab-output/<timestamp>/)
-# Takes about 10 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP (not root, a tool
+# A third run per family, tproxy-spoof-FAMILY, adds full transparency: the rules of tplab rules
+# --spoof-source (the return path: -m socket --transparent -j MARK) and tplab proxy
+# --spoof-source, so server:eth0 shows the client's address where the other runs show the
+# gateway's (docs/full-transparency.md).
+#
+# Takes about 15 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP (not root, a tool
 # missing, or a tplab without the report command). Docs: docs/labs/compare.md.
 
 set -euo pipefail
@@ -58,7 +64,8 @@ drop_partial_output() {
 }
 setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
 
-declare -A title=([redirect]="REDIRECT (nat table)" [tproxy]="TPROXY (mangle table)")
+declare -A title=([redirect]="REDIRECT (nat table)" [tproxy]="TPROXY (mangle table)"
+    [tproxy-spoof]="TPROXY + --spoof-source")
 
 intercept_redirect() {
     run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
@@ -74,6 +81,14 @@ intercept_tproxy() {
     start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
 }
 
+# The full-transparency column: TPROXY again, with the rules from tplab rules --spoof-source
+# (which add the return path) and tplab proxy --spoof-source, so the server sees the client.
+intercept_tproxy_spoof() {
+    apply_rules "$ns_gw" --mode tproxy --port "$tproxy_port" --dport "$lab_ports" --in-interface veth-c \
+        "--$fam" --spoof-source
+    start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port" -- --spoof-source
+}
+
 # one_run MODE FAMILY: fresh namespaces, MODE's rules and proxy, captures, traffic, snapshots.
 one_run() {
     local mode=$1 family=$2 rundir="$1-$2"
@@ -82,18 +97,19 @@ one_run() {
     case "$mode" in
     redirect) intercept_redirect "$rundir" ;;
     tproxy) intercept_tproxy "$rundir" ;;
+    tproxy-spoof) intercept_tproxy_spoof "$rundir" ;;
     esac
     run_traffic "$rundir"
-    end_run "$rundir" compare "$mode" "${title[$mode]}"
+    end_run "$rundir" compare "${mode%-spoof}" "${title[$mode]}"
 }
 
 for family in "${lab_families[@]}"; do
-    for mode in redirect tproxy; do
+    for mode in redirect tproxy tproxy-spoof; do
         one_run "$mode" "$family"
     done
 done
 
-run_report "tplab report: both modes side by side"
+run_report "tplab report: both modes side by side, and TPROXY with --spoof-source"
 
 section "checks (from report.json and the kernels' own addresses)"
 for family in "${lab_families[@]}"; do
@@ -113,6 +129,13 @@ for family in "${lab_families[@]}"; do
     else
         fail "$family: the capture points saw different addresses: REDIRECT $got, TPROXY $want"
     fi
+    # Full transparency: what the server's own wire (server:eth0) shows as the source.
+    s=tproxy-spoof-$family
+    check_path "$s" "the client (--spoof-source)" "${run_fact[$s,client]}"
+    got=$(report_get "$t" 'hop(f, "server:eth0")["source"].rsplit(":", 1)[0].strip("[]")')
+    want=$(report_get "$s" 'hop(f, "server:eth0")["source"].rsplit(":", 1)[0].strip("[]")')
+    check_eq "$family: server:eth0 shows the gateway without --spoof-source, the client with it" \
+        "$got / $want" "${run_fact[$t,gw_out]} / ${run_fact[$s,client]}"
 done
 
 compare_done=1

@@ -45,6 +45,7 @@ readonly redirect_port=15001 tproxy_port=15002 tproxy_mark=0x1 tproxy_table=100
 lab_ns_list=()      # namespaces to delete on exit
 lab_pids=()         # background jobs to stop on exit
 lab_deferred=()     # extra cleanup commands, run last-in first-out
+lab_applied_rules=()  # "NS ARGS..." of each tplab rules --apply, undone before NS is deleted
 lab_quoted=""       # result of lab_quote
 lab_pass_count=0
 lab_fail_count=0
@@ -276,15 +277,21 @@ busywait() {
     done
 }
 
+# lab_port_listening NS PORT [-t|-u]: true if a TCP (-t, default) or UDP (-u) socket listens on PORT.
 lab_port_listening() {
-    local ns=$1 port=$2
-    [[ -n "$(ip netns exec "$ns" ss -Hltn "sport = :$port" 2>/dev/null)" ]]
+    local ns=$1 port=$2 proto=${3:--t}
+    [[ -n "$(ip netns exec "$ns" ss -Hln "$proto" "sport = :$port" 2>/dev/null)" ]]
 }
 
 # wait_listening NS PORT [TIMEOUT]: wait until a TCP socket listens on PORT in NS.
 wait_listening() {
     local ns=$1 port=$2 timeout=${3:-$LAB_WAIT}
     busywait "$timeout" lab_port_listening "$ns" "$port"
+}
+
+# wait_udp_listening NS PORT: wait (LAB_WAIT seconds at most) until a UDP socket is bound to PORT in NS.
+wait_udp_listening() {
+    busywait "$LAB_WAIT" lab_port_listening "$1" "$2" -u
 }
 
 lab_file_has() {
@@ -739,6 +746,7 @@ readonly lab_ports="$lab_http_port,$lab_hold_port"  # both, for the rules' -m mu
 
 lab_points=()        # capture points, "LABEL|NS|IFACE|LANE_A|LANE_B", in path order
 lab_capture_pid=""   # the running tplab capture
+lab_capture_filter=tcp  # the BPF filter start_capture gives tplab capture (a UDP lab sets udp)
 
 # add_point LABEL NS IFACE LANE_A LANE_B: a capture point (LABEL like gateway:veth-c) on the
 # wire between LANE_A and LANE_B (client side first). Add them in path order, client first.
@@ -765,7 +773,7 @@ lab_file_exists() {
     [[ -e "$1" ]]
 }
 
-# start_capture RUNDIR [NS:IFACE...]: start `tplab capture` (TCP only) on the given points, or on
+# start_capture RUNDIR [NS:IFACE...]: start `tplab capture` (lab_capture_filter) on the points, or on
 # lab_points, writing RUNDIR/NS-IFACE.pcap; returns once every point captures (the ready file),
 # so traffic sent afterwards is never missed. Runs in the host's namespace: tplab enters each
 # point's namespace itself.
@@ -785,7 +793,7 @@ start_capture() {
     fi
     mkdir -p "$rundir"
     rm -f "$ready"
-    start_bg - "$log" tplab capture "${args[@]}" -o "$rundir" -f tcp --ready-file "$ready"
+    start_bg - "$log" tplab capture "${args[@]}" -o "$rundir" -f "$lab_capture_filter" --ready-file "$ready"
     lab_capture_pid=$bg_pid
     if ! busywait "$LAB_WAIT" lab_file_exists "$ready"; then
         cat "$log" >&2
@@ -969,6 +977,7 @@ teardown_ns() {
     local ns i
     for ns in "$@"; do
         if lab_ns_exists "$ns"; then
+            lab_undo_rules "$ns"
             lab_ns_kill_all "$ns"
             ip netns del "$ns" 2>/dev/null || true
         fi
@@ -992,10 +1001,19 @@ teardown_ns() {
 declare -A run_fact=()   # "RUNDIR,name": addresses read back from the kernels during a run
 run_dirs=()              # the runs end_run finished, in order
 
+# fresh_rundir RUNDIR: an empty RUNDIR (a relative name in the work directory): a second run
+# with the same --out must not append to the first one's events or logs.
+fresh_rundir() {
+    [[ -n "$1" && "$1" != /* && "$1" != *..* ]] || die "fresh_rundir: $1 is not a run directory name"
+    rm -rf -- "$1"
+    mkdir -p -- "$1"
+}
+
 # begin_run RUNDIR FAMILY [proxy-box]: fresh namespaces (the standard topology, and the proxy box
 # if asked), the servers, the capture points (standard_points), and the family's names (use_family).
 begin_run() {
     local rundir=$1 family=$2 extra=${3:-}
+    fresh_rundir "$rundir"
     use_family "$family"
     build_topology
     start_lab_servers "$ns_server" "$rundir"
@@ -1055,16 +1073,20 @@ capture_traffic() {
     show_capture_table "$rundir"
 }
 
-# start_proxy NS RUNDIR MODE LISTEN...: tplab proxy in NS with its events in RUNDIR/events.jsonl
-# and its log in RUNDIR/proxy.log; waits until it listens (on the port of the first LISTEN).
+# start_proxy NS RUNDIR MODE LISTEN... [-- OPTION...]: tplab proxy in NS with its events in
+# RUNDIR/events.jsonl and its log in RUNDIR/proxy.log; waits until it listens (on the port of the
+# first LISTEN). OPTIONs after `--` go to tplab proxy as they are (--spoof-source, --mark 2, --udp).
 # Sets proxy_pid and proxy_ns.
 start_proxy() {
-    local ns=$1 rundir=$2 mode=$3 listen args=() port
+    local ns=$1 rundir=$2 mode=$3 args=() port
     shift 3
-    for listen in "$@"; do
-        args+=(--listen "$listen")
-    done
     port=${1##*:}
+    while (($# > 0)) && [[ "$1" != -- ]]; do
+        args+=(--listen "$1")
+        shift
+    done
+    (($# > 0)) && shift
+    args+=("$@")
     start_bg "$ns" "$rundir/proxy.log" tplab proxy --mode "$mode" "${args[@]}" --events "$rundir/events.jsonl"
     proxy_pid=$bg_pid
     proxy_ns=$ns
@@ -1167,6 +1189,79 @@ check_tproxy_interception() {
     check_report "$rd" "the proxy took the original destination from the socket itself" \
         'f["internals"]["original_dst"] + " by " + f["internals"]["recovered_by"]' "$srv by getsockname"
     check_report "$rd" "there is no NAT mapping for the flow" 'f["internals"]["nat"]["present"]' false
+}
+
+#### tplab rules, tplab doctor, server logs ####################################
+
+# show_rules NS ARG...: print the rule set `tplab rules ARG...` generates for NS, every line with
+# its reason (nothing is applied).
+show_rules() {
+    local ns=$1
+    shift
+    run "$ns" tplab rules "$@" | sed 's/^/    /'
+}
+
+# apply_rules NS ARG...: `tplab rules ARG... --apply` in NS: it prints each command it runs.
+apply_rules() {
+    local ns=$1
+    shift
+    lab_applied_rules+=("$ns $*")  # first: an interrupted --apply must be undone too
+    run "$ns" tplab rules "$@" --apply | sed 's/^/    /'
+}
+
+# tplab rules --apply keeps a small record per namespace (in /run/tplab) so --remove can undo
+# exactly what it did: remove the rules before the namespace goes, or the record outlives it.
+lab_undo_rules() {
+    local ns=$1 i entry
+    for i in "${!lab_applied_rules[@]}"; do
+        entry=${lab_applied_rules[$i]}
+        [[ "${entry%% *}" == "$ns" ]] || continue
+        # shellcheck disable=SC2086  # the recorded arguments are flags without spaces
+        ip netns exec "$ns" tplab rules ${entry#* } --remove >/dev/null 2>&1
+        unset 'lab_applied_rules[i]'
+    done
+}
+
+# doctor_json NS FILE ARG...: `tplab doctor ARG... --json --all` in NS, the JSON to FILE; returns
+# the doctor's exit status (0 ok, 1 warn, 3 fail) without stopping the lab.
+doctor_json() {
+    local ns=$1 file=$2 rc=0
+    shift 2
+    show_cmd "$ns" " >$file" tplab doctor "$@" --json --all
+    lab_in "$ns" tplab doctor "$@" --json --all >"$file" 2>&1 || rc=$?
+    return "$rc"
+}
+
+# doctor_text NS ARG...: `tplab doctor ARG...` in NS as a person reads it; never fails the lab.
+doctor_text() {
+    local ns=$1
+    shift
+    run "$ns" tplab doctor "$@" 2>&1 | sed 's/^/    /' || true
+}
+
+# doctor_severity FILE ID: the severity of the doctor finding ID in FILE (doctor --json), or
+# "absent" if the doctor did not report it.
+doctor_severity() {
+    "$lab_py" - "$1" "$2" <<'EOF'
+import json, sys
+path, want = sys.argv[1:3]
+try:
+    data = json.load(open(path))
+except (OSError, ValueError) as e:
+    print(f"<unreadable: {e}>"); sys.exit(0)
+items = data.get("findings", data.get("checks", [])) if isinstance(data, dict) else data
+for f in items:
+    if str(f.get("id", "")) == want:
+        print(str(f.get("severity", f.get("level", "?"))).lower()); break
+else:
+    print("absent")
+EOF
+}
+
+# server_log_peers LOGFILE: the distinct peer addresses (without port) the name server logged,
+# one per line, sorted: who the server saw the requests come from.
+server_log_peers() {
+    sed -n 's/^[^:]*: peer=\(.*\):[0-9]* local=.*/\1/p' "$1" | tr -d '[]' | sort -u
 }
 
 #### tplab report ##############################################################
@@ -1300,6 +1395,7 @@ cleanup() {
     done
     for ns in "${lab_ns_list[@]}"; do
         if lab_ns_exists "$ns"; then
+            lab_undo_rules "$ns"
             lab_ns_kill_all "$ns"
             ip netns del "$ns" 2>/dev/null
         fi
