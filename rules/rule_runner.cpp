@@ -170,9 +170,9 @@ void removePlan(const std::vector<RuleStep>& steps, std::FILE* out) {
             }
             continue;
         }
-        // Without a record of --apply (rules typed by hand from the printed plan), remove
-        // whatever of the plan is present.
-        bool ours = state.exists ? state.added.count(step->apply.text()) > 0 : present(*step);
+        // What --apply added and is still there (a rule deleted by hand since is no error);
+        // without a record (rules typed from the printed plan), whatever of the plan is there.
+        bool ours = (!state.exists || state.added.count(step->apply.text()) > 0) && present(*step);
         if (step->remove && ours) {
             mustRun(*step->remove, out);
         }
