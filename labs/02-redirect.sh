@@ -44,8 +44,8 @@ for family in "${lab_families[@]}"; do
     rundir=redirect-$family
     section "REDIRECT, $family: $rundir/"
     begin_run "$rundir" "$family"
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
-        -j REDIRECT --to-ports "$redirect_port"
+    apply_rules "$ns_gw" --mode redirect --port "$redirect_port" --dport "$lab_ports" \
+        --in-interface veth-c "--$family"
     start_proxy "$ns_gw" "$rundir" redirect "[::]:$redirect_port"
     run_traffic "$rundir"
     show_client_conntrack "$rundir"

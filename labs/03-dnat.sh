@@ -66,8 +66,10 @@ one_run() {
         title="DNAT to veth-c's address"
     fi
     target[$rundir]=$(endpoint "$addr" "$redirect_port")
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
-        -j DNAT --to-destination "${target[$rundir]}"
+    local to=(--to-address "$addr")
+    [[ "$family" == ipv6 ]] && to=(--to-address6 "$addr")
+    apply_rules "$ns_gw" --mode dnat --port "$redirect_port" --dport "$lab_ports" \
+        --in-interface veth-c "--$family" "${to[@]}"
     if [[ "$which" == primary ]]; then
         start_proxy "$ns_gw" "$rundir" redirect "[::]:$redirect_port"
     fi

@@ -68,16 +68,14 @@ declare -A title=([redirect]="REDIRECT (nat table)" [tproxy]="TPROXY (mangle tab
     [tproxy-spoof]="TPROXY + --spoof-source")
 
 intercept_redirect() {
-    run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
-        -j REDIRECT --to-ports "$redirect_port"
+    apply_rules "$ns_gw" --mode redirect --port "$redirect_port" --dport "$lab_ports" \
+        --in-interface veth-c "--$fam"
     start_proxy "$ns_gw" "$1" redirect "[::]:$redirect_port"
 }
 
 intercept_tproxy() {
-    run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
-        -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
-    run "$ns_gw" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
-    run "$ns_gw" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
+    apply_rules "$ns_gw" --mode tproxy --port "$tproxy_port" --dport "$lab_ports" \
+        --in-interface veth-c "--$fam"
     start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
 }
 
