@@ -73,10 +73,16 @@ bool listed(const std::string& path, const std::string& name) {
     return false;
 }
 
+// The kernel's build configuration, read once (it is a compressed file, not a lookup).
+const std::string& kernelConfig() {
+    static const std::string config =
+        runCommand(ShellCommand{{"sh", "-c", "zcat /proc/config.gz 2>/dev/null"}, ""}).output;
+    return config;
+}
+
 bool configured(const std::string& option) {
-    auto config = runCommand(ShellCommand{{"sh", "-c", "zcat /proc/config.gz 2>/dev/null"}, ""});
-    return config.output.find(option + "=y") != std::string::npos ||
-           config.output.find(option + "=m") != std::string::npos;
+    return kernelConfig().find(option + "=y") != std::string::npos ||
+           kernelConfig().find(option + "=m") != std::string::npos;
 }
 
 // A feature is there if the kernel registered it (/proc/net/ip_tables_*), was built with it

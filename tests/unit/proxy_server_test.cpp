@@ -142,6 +142,26 @@ struct ProxyServerFixture : ::testing::Test {
         runUntil([&] { return finished.load(); });
         thread.join();
     }
+    // Connects through the proxy and returns what the client sees first (errno, 0 for EOF).
+    int firstOutcomeOfAConnection() {
+        int outcome = 0;
+        runWithClient([&] {
+            Fd client = connectBlocking(proxy);
+            outcome = test::receiveOutcome(client.get(), 5000);
+        });
+        return outcome;
+    }
+    // Sends `text` through the proxy, half-closes, and returns everything that came back.
+    std::string echoThroughProxy(const std::string& text) {
+        std::string reply;
+        runWithClient([&] {
+            Fd client = connectBlocking(proxy);
+            test::sendAll(client.get(), text);
+            ::shutdown(client.get(), SHUT_WR);
+            reply = test::receiveUntilEof(client.get());
+        });
+        return reply;
+    }
     std::vector<Json> readEvents(const std::string& type) const {
         std::ifstream in(eventsPath);
         std::vector<Json> result;
@@ -168,13 +188,7 @@ TEST_F(ProxyServerFixture, RelaysToTheRecoveredDestinationAndReportsEachStep) {
     EchoServer echo;
     backend.destination = echo.address();
     start();
-    std::string reply;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        test::sendAll(client.get(), "ping through the proxy");
-        ::shutdown(client.get(), SHUT_WR);
-        reply = test::receiveUntilEof(client.get());
-    });
+    std::string reply = echoThroughProxy("ping through the proxy");
     runUntil([&] { return server->stats().active == 0; });
     EXPECT_EQ(reply, "ping through the proxy");
     auto accepted = readEvents("accepted");
@@ -199,11 +213,7 @@ TEST_F(ProxyServerFixture, RefusedUpstreamResetsTheClient) {
         backend.destination = sys::localAddress(placeholder.get()).value();
     }  // closed: nothing listens on that port any more
     start();
-    int outcome = 0;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        outcome = test::receiveOutcome(client.get(), 5000);
-    });
+    int outcome = firstOutcomeOfAConnection();
     EXPECT_EQ(outcome, ECONNRESET) << "the client must see a reset, as it would without a proxy";
     auto closed = readEvents("closed");
     ASSERT_EQ(closed.size(), 1u);
@@ -222,11 +232,7 @@ TEST_F(ProxyServerFixture, ConnectTimeoutResetsTheClient) {
     ::connect(filler2.get(), backend.destination.sockaddrPtr(), backend.destination.length());
     options.session.connectTimeout = 300ms;
     start();
-    int outcome = 0;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        outcome = test::receiveOutcome(client.get(), 5000);
-    });
+    int outcome = firstOutcomeOfAConnection();
     EXPECT_EQ(outcome, ECONNRESET);
     auto closed = readEvents("closed");
     ASSERT_EQ(closed.size(), 1u);
@@ -237,22 +243,12 @@ TEST_F(ProxyServerFixture, ConnectionToItsOwnListenerIsRefusedAndServingGoesOn) 
     EchoServer echo;
     start();
     backend.destination = proxy;  // what SO_ORIGINAL_DST says for a connection never NATed
-    int loopOutcome = 0;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        loopOutcome = test::receiveOutcome(client.get(), 5000);
-    });
+    int loopOutcome = firstOutcomeOfAConnection();
     EXPECT_EQ(loopOutcome, ECONNRESET);
     EXPECT_EQ(server->stats().accepted, 1u) << "the proxy must not have connected to itself";
 
     backend.destination = echo.address();
-    std::string reply;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        test::sendAll(client.get(), "still serving");
-        ::shutdown(client.get(), SHUT_WR);
-        reply = test::receiveUntilEof(client.get());
-    });
+    std::string reply = echoThroughProxy("still serving");
     EXPECT_EQ(reply, "still serving");
     auto closed = readEvents("closed");
     ASSERT_GE(closed.size(), 1u);
@@ -262,11 +258,7 @@ TEST_F(ProxyServerFixture, ConnectionToItsOwnListenerIsRefusedAndServingGoesOn) 
 TEST_F(ProxyServerFixture, NotRedirectedConnectionIsClosedWithItsReason) {
     backend.notRedirected = true;
     start();
-    int outcome = 0;
-    runWithClient([&] {
-        Fd client = connectBlocking(proxy);
-        outcome = test::receiveOutcome(client.get(), 5000);
-    });
+    int outcome = firstOutcomeOfAConnection();
     EXPECT_EQ(outcome, ECONNRESET);
     auto accepted = readEvents("accepted");
     ASSERT_EQ(accepted.size(), 1u);
