@@ -3,13 +3,15 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "command.hpp"
 #include "events_json.hpp"
+#include "fd_limit.hpp"
 #include "log.hpp"
 #include "make_backend.hpp"
-#include "proxy_server.hpp"
+#include "proxy_workers.hpp"
 #include "signal_watcher.hpp"
 
 namespace tplab {
@@ -27,6 +29,8 @@ struct ProxyCommandOptions {
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
+    unsigned workers = 0;  // 0: one per online CPU
+    std::string splice = "auto";
     double drainTimeout = 10;
     int verbosity = 0;
 };
@@ -44,7 +48,40 @@ std::string checkEndpoint(const std::string& text) {
     }
 }
 
-int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
+SpliceMode spliceMode(const std::string& text) {
+    return text == "on" ? SpliceMode::Always : text == "off" ? SpliceMode::Never : SpliceMode::Auto;
+}
+
+// Raises the soft open-file limit to the hard one, then makes --max-connections fit in it:
+// a limit the user chose and that cannot fit is an error; the default is lowered, with a word.
+void fitConnectionsInFdLimit(ProxyOptions& options, std::size_t workers, bool maxGiven) {
+    FdLimits limits = raiseOpenFileLimit();
+    std::size_t udpSessions = options.udp ? options.udp->maxSessions : 0;
+    std::size_t listeners = options.listen.size() * (options.udp ? 2 : 1);
+    std::size_t needed =
+        fdsNeeded(options.maxConnections, options.maxPipes, udpSessions, workers, listeners);
+    if (limits.soft == 0 || needed <= limits.soft) {
+        return;
+    }
+    std::size_t fit = connectionsThatFit(limits.soft, udpSessions, workers, listeners);
+    std::string what = "--max-connections " + std::to_string(options.maxConnections) +
+                       " needs about " + std::to_string(needed) +
+                       " open files, and the hard limit (ulimit -Hn) is " +
+                       std::to_string(limits.hard);
+    if (maxGiven || fit == 0) {
+        throw std::system_error(EMFILE, std::generic_category(),
+                                what +
+                                    ": raise it (prlimit, LimitNOFILE= in a systemd unit) or "
+                                    "lower --max-connections to " +
+                                    std::to_string(fit));
+    }
+    log::warn(what + ": lowering --max-connections to " + std::to_string(fit) +
+              " (raise the hard limit to keep the default)");
+    options.maxConnections = fit;
+    options.maxPipes = std::max<std::size_t>(1, fit / 4);
+}
+
+int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     log::setLevel(cli.verbosity >= 1 ? log::Level::Debug : log::Level::Info);
 
     ProxyOptions options;
@@ -52,18 +89,20 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
         options.listen.push_back(Endpoint::parse(text));
     }
     if (markGiven) {
-        options.session.mark = cli.mark;
+        options.session.upstream.mark = cli.mark;
     }
-    options.session.spoofSource = cli.spoofSource;
+    options.session.upstream.spoofSource = cli.spoofSource;
     options.session.connectTimeout = seconds(cli.connectTimeout);
     options.session.idleTimeout = seconds(cli.idleTimeout);
     options.maxConnections = cli.maxConnections;
+    options.maxPipes = std::max<std::size_t>(1, cli.maxConnections / 4);
+    options.splice = spliceMode(cli.splice);
     options.drainTimeout = seconds(cli.drainTimeout);
     if (cli.udp) {
         UdpSettings udp;
         udp.idleTimeout = seconds(cli.udpIdleTimeout);
         udp.maxSessions = cli.maxUdpSessions;
-        udp.mark = options.session.mark;
+        udp.mark = options.session.upstream.mark;
         udp.spoofSource = cli.spoofSource;
         options.udp = udp;
     }
@@ -73,21 +112,25 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
     if (!backend) {
         throw UsageError("unknown mode '" + cli.mode + "'");
     }
+    std::size_t workers = cli.workers > 0 ? cli.workers : std::thread::hardware_concurrency();
+    workers = std::max<std::size_t>(1, workers);
+    fitConnectionsInFdLimit(options, workers, maxGiven);
     EventSink events = cli.events.empty() ? EventSink() : EventSink(cli.events);
-    EventLoop loop;
-    ProxyServer server(loop, *backend, events, std::move(options));
-    SignalWatcher signals(loop, [&](int signal) {
+    ProxyWorkers proxy(*backend, events, options, workers);
+    SignalWatcher signals(proxy.mainLoop(), [&](int signal) {
         if (signal == SIGUSR1) {
-            server.writeStats("SIGUSR1");
+            proxy.writeStats("SIGUSR1");
         } else {
-            server.beginDrain();
+            proxy.beginDrain();
         }
     });
-    server.start();
-    loop.run();
-    server.writeStats("exit");
-    const auto& stats = server.stats();
-    log::info("stopped after " + std::to_string(stats.accepted) + " connection(s)");
+    proxy.start();
+    if (workers > 1) {
+        log::info(std::to_string(workers) + " workers, each with its own SO_REUSEPORT listeners");
+    }
+    proxy.run();
+    proxy.writeStats("exit");
+    log::info("stopped after " + std::to_string(proxy.stats().accepted.get()) + " connection(s)");
     return 0;
 }
 
@@ -133,6 +176,17 @@ Command setupProxyCommand(CLI::App& parent) {
                     "backlog)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
+    auto* maxConnections = app->get_option("--max-connections");
+    app->add_option("--workers", cli->workers,
+                    "Event-loop threads, each with its own SO_REUSEPORT listeners; 0: one per "
+                    "online CPU. --max-connections is shared out among them")
+        ->check(CLI::Range(0u, 256u))
+        ->capture_default_str();
+    app->add_option("--splice", cli->splice,
+                    "Zero-copy relaying with splice() through pooled pipes: auto (bulk "
+                    "transfers only), on, off (always copy)")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
     app->add_option("--drain-timeout", cli->drainTimeout,
                     "On SIGINT/SIGTERM, seconds to let open connections finish before "
                     "resetting them")
@@ -150,7 +204,9 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
-    return Command{app, [cli, mark] { return runProxy(*cli, mark->count() > 0); }};
+    return Command{app, [cli, mark, maxConnections] {
+                       return runProxy(*cli, mark->count() > 0, maxConnections->count() > 0);
+                   }};
 }
 
 }  // namespace tplab

@@ -17,7 +17,10 @@ namespace tplab {
 struct ListenerOptions {
     // For an IPv6 wildcard listener: refuse IPv4-mapped peers because another listener takes IPv4.
     bool ipv6Only = false;
-    int backlog = 1024;
+    // SO_REUSEPORT: each worker has its own listener on the same address; the kernel spreads
+    // new connections (and UDP flows, by their 4-tuple) across them.
+    bool reusePort = false;
+    int backlog = 4096;
 };
 
 struct DestinationLookup {

@@ -18,6 +18,7 @@ enum class CloseReason {
     IdleTimeout,     // nothing moved for --idle-timeout; both sides were reset
     DrainTimeout,    // still open when --drain-timeout ran out at shutdown; both sides were reset
     Stopped,         // a UDP session open when the proxy stopped (UDP has no end to wait for)
+    ProxyError,  // the proxy itself failed for this connection (no memory, epoll_ctl); both reset
 };
 
 constexpr std::string_view toString(CloseReason reason) {
@@ -46,6 +47,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "drain_timeout";
         case CloseReason::Stopped:
             return "stopped";
+        case CloseReason::ProxyError:
+            return "proxy_error";
     }
     return "unknown";
 }
@@ -55,6 +58,7 @@ inline constexpr CloseReason kAllCloseReasons[] = {
     CloseReason::ConnectRefused, CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
     CloseReason::NotRedirected,  CloseReason::LoopRefused,    CloseReason::LookupFailed,
     CloseReason::IdleTimeout,    CloseReason::DrainTimeout,   CloseReason::Stopped,
+    CloseReason::ProxyError,
 };
 
 }  // namespace tplab

@@ -85,6 +85,15 @@ Endpoint Endpoint::fromSockaddr(const sockaddr* addr, socklen_t length) {
     return result;
 }
 
+void Endpoint::copyAddressBytes(std::uint8_t* out) const noexcept {
+    std::memset(out, 0, 16);
+    if (isIpv4()) {
+        std::memcpy(out, &storage_.v4.sin_addr, 4);
+    } else if (isIpv6()) {
+        std::memcpy(out, &storage_.v6.sin6_addr, 16);
+    }
+}
+
 std::uint16_t Endpoint::port() const noexcept {
     if (isIpv4()) {
         return ntohs(reinterpret_cast<const sockaddr_in*>(&storage_)->sin_port);

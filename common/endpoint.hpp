@@ -20,7 +20,7 @@ class Endpoint {
     static Endpoint parse(std::string_view text);
     static Endpoint fromSockaddr(const sockaddr* addr, socklen_t length);
 
-    [[nodiscard]] int family() const noexcept { return storage_.ss_family; }
+    [[nodiscard]] int family() const noexcept { return storage_.family; }
     [[nodiscard]] bool isIpv4() const noexcept { return family() == AF_INET; }
     [[nodiscard]] bool isIpv6() const noexcept { return family() == AF_INET6; }
     [[nodiscard]] std::uint16_t port() const noexcept;
@@ -32,6 +32,9 @@ class Endpoint {
     [[nodiscard]] Endpoint unmapped() const;
     [[nodiscard]] Endpoint withPort(std::uint16_t port) const;
     [[nodiscard]] bool sameAddress(const Endpoint& other) const noexcept;
+    // The address's 4 (IPv4) or 16 (IPv6) bytes into `out`, which has room for 16; the rest of
+    // those 16 bytes is zeroed.
+    void copyAddressBytes(std::uint8_t* out) const noexcept;
 
     [[nodiscard]] const sockaddr* sockaddrPtr() const noexcept {
         return reinterpret_cast<const sockaddr*>(&storage_);
@@ -44,7 +47,12 @@ class Endpoint {
     friend bool operator==(const Endpoint& a, const Endpoint& b) noexcept;
 
   private:
-    sockaddr_storage storage_;
+    // 28 bytes rather than sockaddr_storage's 128: every connection keeps a few of these.
+    union Storage {
+        sockaddr_in v4;
+        sockaddr_in6 v6;
+        sa_family_t family;
+    } storage_;
 };
 
 }  // namespace tplab

@@ -1,9 +1,11 @@
-// Accepting, limiting, draining and counting; each connection's life is in Session.
+// Accepting, limiting, draining, timeouts and counting; each connection's life is in Session.
 #include "proxy_server.hpp"
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <new>
 
 #include "log.hpp"
 #include "socket_ops.hpp"
@@ -19,45 +21,45 @@ bool isPerConnectionAcceptError(int err) {
     return err == ECONNABORTED || err == EINTR || err == EPROTO || err == EPERM;
 }
 
+// How often the sweep looks for connects and idle connections past their timeout: a fraction
+// of the shorter timeout, so a timeout fires at most ~1/8 late.
+Clock::duration sweepInterval(const SessionSettings& settings) {
+    Clock::duration shortest = settings.connectTimeout;
+    if (settings.idleTimeout > Clock::duration::zero()) {
+        shortest = std::min(shortest, settings.idleTimeout);
+    }
+    return std::clamp<Clock::duration>(shortest / 8, std::chrono::milliseconds(5),
+                                       std::chrono::milliseconds(250));
+}
+
 }  // namespace
 
-ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options)
-    : loop_(loop), backend_(backend), events_(events), options_(std::move(options)) {}
+ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options,
+                         SharedProxyState* shared)
+    : loop_(loop),
+      backend_(backend),
+      events_(events),
+      options_(std::move(options)),
+      ownShared_(shared == nullptr ? std::make_unique<SharedProxyState>() : nullptr),
+      shared_(shared == nullptr ? ownShared_.get() : shared),
+      resources_(options_.maxPipes, options_.splice) {}
 
 ProxyServer::~ProxyServer() {
     closeListeners();
-}
-
-// Fails at start, with the reason, rather than on every connection later.
-void ProxyServer::checkPrivilegedOptionsAllowed() {
-    if (!options_.session.mark && !options_.session.spoofSource) {
-        return;
+    if (sweepTimer_) {
+        loop_.cancel(*sweepTimer_);
     }
-    auto probe = sys::openSocket(AF_INET, SOCK_STREAM);
-    if (!probe) {
-        throw setupError(probe.error(), "socket(AF_INET, SOCK_STREAM)");
-    }
-    if (const auto& mark = options_.session.mark) {
-        auto status =
-            sys::setIntOption(probe.value().get(), SOL_SOCKET, SO_MARK, static_cast<int>(*mark));
-        if (!status) {
-            throw setupError(status.error(), "setsockopt(SO_MARK, " + std::to_string(*mark) +
-                                                 ") (--mark needs CAP_NET_ADMIN)");
-        }
-    }
-    if (options_.session.spoofSource) {
-        auto status = sys::setIntOption(probe.value().get(), SOL_IP, IP_TRANSPARENT, 1);
-        if (!status) {
-            throw setupError(status.error(),
-                             "setsockopt(IP_TRANSPARENT, 1) (--spoof-source needs CAP_NET_ADMIN)");
-        }
+    while (Session* session = sessions_.front()) {
+        sessions_.remove(*session);
+        delete session;  // NOLINT: the list owns its sessions
     }
 }
 
-void ProxyServer::start() {
-    checkPrivilegedOptionsAllowed();
+void ProxyServer::start(bool registerGuard) {
+    probeUpstreamOptions(options_.session.upstream);
     for (const auto& address : options_.listen) {
         ListenerOptions listenerOptions;
+        listenerOptions.reusePort = options_.reusePort;
         if (address.isIpv6() && address.isWildcard()) {
             for (const auto& other : options_.listen) {
                 if (other.isIpv4() && other.port() == address.port()) {
@@ -67,7 +69,7 @@ void ProxyServer::start() {
         }
         if (options_.udp) {  // first: a mode that cannot do UDP says so before anything listens
             if (!udp_) {
-                udp_ = std::make_unique<UdpProxy>(loop_, backend_, events_, stats_, nextId_,
+                udp_ = std::make_unique<UdpProxy>(loop_, backend_, events_, stats_, shared_->nextId,
                                                   *options_.udp);
             }
             udp_->listen(address, listenerOptions);
@@ -77,18 +79,25 @@ void ProxyServer::start() {
         listener->fd = backend_.openListener(address, listenerOptions);
         auto bound = sys::localAddress(listener->fd.get());
         listener->address = bound ? bound.value() : address;
-        loop_.add(listener->fd.get(), EPOLLIN, listener.get());
+        if (auto added = loop_.add(listener->fd.get(), EPOLLIN, listener.get()); !added) {
+            throw setupError(added.error(), "epoll_ctl(EPOLL_CTL_ADD, listener " +
+                                                listener->address.toString() + ")");
+        }
         listener->registered = true;
-        log::info(std::string(backend_.name()) + " mode: listening on " +
-                  listener->address.toString() +
-                  (listenerOptions.ipv6Only || !address.isWildcard() || address.isIpv4()
-                       ? ""
-                       : " (dual-stack: IPv4 clients too)"));
-        if (events_.enabled()) {
-            events_.write(listeningEvent(backend_.name(), listener->address));
+        if (registerGuard) {
+            shared_->loopGuard.addListener(listener->address);
+            log::info(std::string(backend_.name()) + " mode: listening on " +
+                      listener->address.toString() +
+                      (listenerOptions.ipv6Only || !address.isWildcard() || address.isIpv4()
+                           ? ""
+                           : " (dual-stack: IPv4 clients too)"));
+            if (events_.enabled()) {
+                events_.write(listeningEvent(backend_.name(), listener->address));
+            }
         }
         listeners_.push_back(std::move(listener));
     }
+    scheduleSweep();
 }
 
 std::vector<Endpoint> ProxyServer::listeningAddresses() const {
@@ -101,10 +110,9 @@ std::vector<Endpoint> ProxyServer::listeningAddresses() const {
 
 void ProxyServer::acceptAll(Listener& listener) {
     for (int i = 0; i < kAcceptBatch && !acceptPaused_ && !draining_; ++i) {
-        if (sessions_.size() >= options_.maxConnections) {
+        if (sessionCount_ >= options_.maxConnections) {
             ++stats_.acceptPausedAtLimit;
-            log::debug("--max-connections " + std::to_string(options_.maxConnections) +
-                       " reached: pausing accept()");
+            log::debug("--max-connections reached: pausing accept()");
             pauseAccepting();
             return;
         }
@@ -126,15 +134,26 @@ void ProxyServer::acceptAll(Listener& listener) {
             loop_.runAfter(kAcceptRetryAfterResourceError, [this] { resumeAccepting(); });
             return;
         }
-        ++stats_.accepted;
-        std::uint64_t id = nextId_++;
-        auto session =
-            std::make_unique<Session>(*this, id, std::move(accepted.value()), listener.address);
-        Session& started = *session;
-        sessions_.emplace(id, std::move(session));
-        stats_.active = sessions_.size();
-        started.start();
+        startSession(std::move(accepted.value()), listener.address);
     }
+}
+
+void ProxyServer::startSession(Accepted accepted, const Endpoint& listener) {
+    ++stats_.accepted;
+    std::uint64_t id = shared_->nextId.fetch_add(1, std::memory_order_relaxed);
+    Session* session = nullptr;
+    try {
+        session = new Session(*this, id, accepted.peer, listener);  // NOLINT: owned by sessions_
+    } catch (const std::bad_alloc&) {
+        sys::resetAndClose(accepted.fd);
+        ++stats_.closedFor(CloseReason::ProxyError);
+        log::warn("no memory for a new connection from " + accepted.peer.toString() + ": reset");
+        return;
+    }
+    sessions_.pushBack(*session);
+    ++sessionCount_;
+    stats_.active = sessionCount_;
+    session->start(std::move(accepted.fd));
 }
 
 void ProxyServer::pauseAccepting() {
@@ -148,14 +167,15 @@ void ProxyServer::pauseAccepting() {
 }
 
 void ProxyServer::resumeAccepting() {
-    if (draining_ || sessions_.size() >= options_.maxConnections) {
+    if (draining_ || sessionCount_ >= options_.maxConnections) {
         return;
     }
     acceptPaused_ = false;
     for (auto& listener : listeners_) {
         if (!listener->registered && listener->fd) {
-            loop_.add(listener->fd.get(), EPOLLIN, listener.get());
-            listener->registered = true;
+            if (loop_.add(listener->fd.get(), EPOLLIN, listener.get())) {
+                listener->registered = true;
+            }
         }
     }
 }
@@ -170,9 +190,40 @@ void ProxyServer::closeListeners() {
     }
 }
 
+void ProxyServer::scheduleSweep() {
+    sweepTimer_ = loop_.runAfter(sweepInterval(options_.session), [this] {
+        sweepTimer_.reset();
+        sweep();
+        scheduleSweep();
+    });
+}
+
+// Connects are in start order, so only the oldest need looking at; idle connections are found
+// by one pass over the open ones (a few ns each), which needs no per-connection timer.
+void ProxyServer::sweep() {
+    auto now = Clock::now();
+    while (Session* oldest = connecting_.front()) {
+        if (now - oldest->connectStarted() < options_.session.connectTimeout) {
+            break;
+        }
+        oldest->connectTimedOut();
+    }
+    auto idleLimit = options_.session.idleTimeout;
+    if (idleLimit <= Clock::duration::zero()) {
+        return;
+    }
+    for (Session* session = sessions_.front(); session != nullptr;) {
+        Session* next = sessions_.next(*session);
+        if (session->relaying() && now - session->lastActivity() >= idleLimit) {
+            session->abort(CloseReason::IdleTimeout);
+        }
+        session = next;
+    }
+}
+
 void ProxyServer::beginDrain() {
     if (draining_) {
-        log::info("second stop signal: resetting " + std::to_string(sessions_.size()) +
+        log::info("second stop signal: resetting " + std::to_string(sessionCount_) +
                   " open connection(s)");
         abortAll(CloseReason::DrainTimeout);
         loop_.stop();
@@ -183,13 +234,13 @@ void ProxyServer::beginDrain() {
     if (udp_) {
         udp_->stop(CloseReason::Stopped);
     }
-    if (sessions_.empty()) {
+    if (sessionCount_ == 0) {
         loop_.stop();
         return;
     }
     auto seconds = std::chrono::duration<double>(options_.drainTimeout).count();
     log::info("stopping: waiting up to " + log::formatSeconds(seconds) + " s for " +
-              std::to_string(sessions_.size()) + " open connection(s)");
+              std::to_string(sessionCount_) + " open connection(s)");
     loop_.runAfter(options_.drainTimeout, [this] {
         abortAll(CloseReason::DrainTimeout);
         loop_.stop();
@@ -197,53 +248,21 @@ void ProxyServer::beginDrain() {
 }
 
 void ProxyServer::abortAll(CloseReason reason) {
-    std::vector<Session*> open;
-    for (auto& [id, session] : sessions_) {
-        open.push_back(session.get());
+    while (Session* session = sessions_.front()) {
+        session->abort(reason);  // unlinks it from sessions_
     }
-    for (Session* session : open) {
-        session->abort(reason);
-    }
+}
+
+ProxyStats ProxyServer::stats() const {
+    ProxyStats copy = stats_;
+    copy.budgetYields = resources_.budgetYields.get();
+    return copy;
 }
 
 void ProxyServer::writeStats(std::string_view trigger) {
-    stats_.active = sessions_.size() + (udp_ ? udp_->sessionCount() : 0);
     if (events_.enabled()) {
-        events_.write(statsEvent(trigger, stats_));
+        events_.write(statsEvent(trigger, stats()));
     }
-}
-
-bool ProxyServer::isOwnListener(const Endpoint& destination) {
-    for (const auto& listener : listeners_) {
-        if (listener->address.port() != destination.port()) {
-            continue;
-        }
-        if (listener->address.sameAddress(destination)) {
-            return true;
-        }
-        if (listener->address.isWildcard() && sys::isLocalAddress(destination)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-namespace {
-std::string pairKey(const Endpoint& local, const Endpoint& peer) {
-    return local.unmapped().toString() + ">" + peer.unmapped().toString();
-}
-}  // namespace
-
-bool ProxyServer::isOwnUpstream(const Endpoint& client, const Endpoint& destination) const {
-    return upstreamPairs_.count(pairKey(client, destination)) > 0;
-}
-
-void ProxyServer::upstreamOpened(const Endpoint& local, const Endpoint& peer) {
-    upstreamPairs_.insert(pairKey(local, peer));
-}
-
-void ProxyServer::upstreamClosed(const Endpoint& local, const Endpoint& peer) {
-    upstreamPairs_.erase(pairKey(local, peer));
 }
 
 void ProxyServer::sessionClosed(Session& session, CloseReason reason,
@@ -251,19 +270,17 @@ void ProxyServer::sessionClosed(Session& session, CloseReason reason,
     ++stats_.closedFor(reason);
     stats_.bytesClientToUpstream += clientToUpstream;
     stats_.bytesUpstreamToClient += upstreamToClient;
-    auto found = sessions_.find(session.id());
-    if (found != sessions_.end()) {
-        // A later event of this batch may still point at the session: destroy it afterwards.
-        retired_.push_back(std::move(found->second));
-        sessions_.erase(found);
-        if (retired_.size() == 1) {
-            loop_.defer([this] { retired_.clear(); });
-        }
+    sessions_.remove(session);
+    --sessionCount_;
+    stats_.active = sessionCount_ + (udp_ ? udp_->sessionCount() : 0);
+    // A later event of this batch may still point at the session: destroy it afterwards.
+    retired_.emplace_back(&session);
+    if (retired_.size() == 1) {
+        loop_.defer([this] { retired_.clear(); });
     }
-    stats_.active = sessions_.size();
-    if (draining_ && sessions_.empty()) {
+    if (draining_ && sessionCount_ == 0) {
         loop_.stop();
-    } else if (acceptPaused_ && sessions_.size() < options_.maxConnections) {
+    } else if (acceptPaused_ && sessionCount_ < options_.maxConnections) {
         resumeAccepting();
     }
 }

@@ -1,20 +1,23 @@
-// The proxy process: listeners, the accept loop, the connection limit, draining on shutdown,
-// and the stats. It sees the interception mode only through Backend.
+// One worker of the proxy: its listeners (SO_REUSEPORT with the other workers'), the accept
+// loop, its share of the connection limit, draining on shutdown, timeouts, and its counters.
+// It sees the interception mode only through Backend.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <string>
+#include <optional>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "backend.hpp"
 #include "event_loop.hpp"
 #include "events_json.hpp"
+#include "loop_guard.hpp"
 #include "proxy_stats.hpp"
+#include "relay_pools.hpp"
 #include "session.hpp"
+#include "socket_ops.hpp"
 #include "udp_proxy.hpp"
 
 namespace tplab {
@@ -22,35 +25,47 @@ namespace tplab {
 struct ProxyOptions {
     std::vector<Endpoint> listen;
     SessionSettings session;
-    std::size_t maxConnections = 4096;
+    std::size_t maxConnections = 4096;  // for this worker
+    std::size_t maxPipes = 1024;        // for this worker (two fds each)
+    SpliceMode splice = SpliceMode::Auto;
+    bool reusePort = false;  // several workers listen on the same addresses
     Clock::duration drainTimeout = std::chrono::seconds(10);
     std::optional<UdpSettings> udp;  // also proxy UDP on every --listen address (tproxy mode)
 };
 
+// What the workers of one proxy share: the loop guard and the connection ids.
+struct SharedProxyState {
+    LoopGuard loopGuard;
+    std::atomic<std::uint64_t> nextId{1};
+};
+
 class ProxyServer final : public SessionHost {
   public:
-    ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options);
+    // `shared` may be null for a lone server (tests): it then keeps its own.
+    ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, ProxyOptions options,
+                SharedProxyState* shared = nullptr);
     ~ProxyServer() override;
 
-    // Opens every listener; throws std::system_error naming the failed call.
-    void start();
+    // Opens every listener; throws std::system_error naming the failed call. `registerGuard`:
+    // this server tells the loop guard its listeners' addresses (one worker is enough).
+    void start(bool registerGuard = true);
     // Stops accepting and lets open connections finish for up to --drain-timeout; the loop stops
     // when none is left. A second call resets what is still open and stops at once.
     void beginDrain();
     void writeStats(std::string_view trigger);
 
-    [[nodiscard]] const ProxyStats& stats() const noexcept { return stats_; }
+    // A copy of this worker's counters; safe to call from another thread.
+    [[nodiscard]] ProxyStats stats() const;
     [[nodiscard]] std::vector<Endpoint> listeningAddresses() const;
 
     // SessionHost
     EventLoop& loop() override { return loop_; }
     Backend& backend() override { return backend_; }
     EventSink& events() override { return events_; }
+    LoopGuard& loopGuard() override { return shared_->loopGuard; }
+    RelayResources& relayResources() override { return resources_; }
     const SessionSettings& settings() const override { return options_.session; }
-    bool isOwnListener(const Endpoint& destination) override;
-    bool isOwnUpstream(const Endpoint& client, const Endpoint& destination) const override;
-    void upstreamOpened(const Endpoint& local, const Endpoint& peer) override;
-    void upstreamClosed(const Endpoint& local, const Endpoint& peer) override;
+    ConnectingList& connecting() override { return connecting_; }
     void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                        std::uint64_t upstreamToClient) override;
 
@@ -63,23 +78,29 @@ class ProxyServer final : public SessionHost {
         void onEvents(std::uint32_t /*events*/) override { server->acceptAll(*this); }
     };
 
-    void checkPrivilegedOptionsAllowed();
     void acceptAll(Listener& listener);
+    void startSession(Accepted accepted, const Endpoint& listener);
     void pauseAccepting();
     void resumeAccepting();
     void closeListeners();
     void abortAll(CloseReason reason);
+    void scheduleSweep();
+    void sweep();
 
     EventLoop& loop_;
     Backend& backend_;
     EventSink& events_;
     ProxyOptions options_;
+    std::unique_ptr<SharedProxyState> ownShared_;
+    SharedProxyState* shared_;
+    RelayResources resources_;
     ProxyStats stats_;
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::unordered_map<std::uint64_t, std::unique_ptr<Session>> sessions_;
+    SessionList sessions_;  // owned: deleted when retired or with the server
+    ConnectingList connecting_;
+    std::size_t sessionCount_ = 0;
     std::vector<std::unique_ptr<Session>> retired_;
-    std::unordered_set<std::string> upstreamPairs_;  // "local>peer" of each open upstream
-    std::uint64_t nextId_ = 1;
+    std::optional<EventLoop::TimerId> sweepTimer_;
     bool draining_ = false;
     bool acceptPaused_ = false;
     std::unique_ptr<UdpProxy> udp_;

@@ -1,7 +1,10 @@
-// Counters the proxy keeps for the `stats` event (SIGUSR1 and exit).
+// Counters the proxy keeps for the `stats` event (SIGUSR1 and exit). Each worker has its own
+// set, written only by its thread; the main thread reads them all and adds them up, so no
+// counter is shared on the hot path.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <iterator>
 
@@ -9,18 +12,58 @@
 
 namespace tplab {
 
-struct ProxyStats {
-    std::uint64_t accepted = 0;
-    std::uint64_t active = 0;
-    std::uint64_t bytesClientToUpstream = 0;
-    std::uint64_t bytesUpstreamToClient = 0;
-    std::uint64_t acceptErrors = 0;
-    std::uint64_t acceptPausedAtLimit = 0;
-    std::uint64_t udpDatagramsDropped = 0;  // no original destination, loop, or table full
-    std::array<std::uint64_t, std::size(kAllCloseReasons)> closed{};
+// A counter with one writer and any number of readers: relaxed atomics, no locked instruction.
+class Counter {
+  public:
+    Counter() = default;
+    Counter(const Counter& other) noexcept : value_(other.get()) {}
+    Counter& operator=(const Counter& other) noexcept { return *this = other.get(); }
+    Counter& operator=(std::uint64_t value) noexcept {
+        value_.store(value, std::memory_order_relaxed);
+        return *this;
+    }
+    Counter& operator+=(std::uint64_t n) noexcept { return *this = get() + n; }
+    Counter& operator++() noexcept { return *this += 1; }
+    [[nodiscard]] std::uint64_t get() const noexcept {
+        return value_.load(std::memory_order_relaxed);
+    }
+    operator std::uint64_t() const noexcept { return get(); }  // NOLINT: reads like a number
 
-    std::uint64_t& closedFor(CloseReason reason) {
-        return closed[static_cast<std::size_t>(reason)];
+  private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+template <typename JsonType>
+void to_json(JsonType& json, const Counter& counter) {
+    json = counter.get();
+}
+
+struct ProxyStats {
+    Counter accepted;
+    Counter active;
+    Counter bytesClientToUpstream;
+    Counter bytesUpstreamToClient;
+    Counter acceptErrors;
+    Counter acceptPausedAtLimit;
+    Counter budgetYields;         // a busy connection stepped aside so that others could run
+    Counter udpDatagramsDropped;  // no original destination, loop, or table full
+    std::array<Counter, std::size(kAllCloseReasons)> closed{};
+
+    Counter& closedFor(CloseReason reason) { return closed[static_cast<std::size_t>(reason)]; }
+
+    // Adds `other` to this one (the main thread merging the workers' counters).
+    void add(const ProxyStats& other) noexcept {
+        accepted += other.accepted;
+        active += other.active;
+        bytesClientToUpstream += other.bytesClientToUpstream;
+        bytesUpstreamToClient += other.bytesUpstreamToClient;
+        acceptErrors += other.acceptErrors;
+        acceptPausedAtLimit += other.acceptPausedAtLimit;
+        budgetYields += other.budgetYields;
+        udpDatagramsDropped += other.udpDatagramsDropped;
+        for (std::size_t i = 0; i < closed.size(); ++i) {
+            closed[i] += other.closed[i];
+        }
     }
 };
 

@@ -1,88 +1,88 @@
-// One proxied connection: recover the destination, guard against loops, connect upstream,
-// then hand both sockets to a Relay. Reports each step as an event.
+// One proxied TCP connection: recover the destination, guard against loops, connect upstream,
+// then relay. Reports each step as an event. Compact on purpose (a few hundred bytes): its
+// lists are intrusive, its timeouts are checked by the server's sweep, not by a timer each.
 #pragma once
 
 #include <cstdint>
-#include <memory>
-#include <optional>
 #include <string>
 
 #include "backend.hpp"
 #include "close_reason.hpp"
 #include "event_loop.hpp"
 #include "events_json.hpp"
+#include "intrusive_list.hpp"
+#include "loop_guard.hpp"
 #include "relay.hpp"
-#include "socket_ops.hpp"
+#include "upstream_socket.hpp"
 
 namespace tplab {
 
 struct SessionSettings {
-    std::optional<std::uint32_t> mark;  // SO_MARK for upstream sockets
-    bool spoofSource = false;           // upstream binds the client's address (IP_TRANSPARENT)
+    UpstreamOptions upstream;
     Clock::duration connectTimeout = std::chrono::seconds(5);
     Clock::duration idleTimeout = std::chrono::seconds(300);  // zero: never
 };
 
-class Session;
+class SessionHost;
 
-// What a Session needs from the server that owns it.
+class Session final : private RelayObserver {
+  public:
+    Session(SessionHost& host, std::uint64_t id, const Endpoint& client, const Endpoint& listener);
+    ~Session() override;
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+    void start(Fd client);
+    // Ends the session now, resetting both sides (idle timeout, drain deadline).
+    void abort(CloseReason reason);
+    // The server's sweep found the connect older than --connect-timeout.
+    void connectTimedOut();
+
+    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] bool relaying() const noexcept { return relaying_; }
+    [[nodiscard]] Clock::time_point lastActivity() const noexcept { return relay_.lastActivity(); }
+    [[nodiscard]] Clock::time_point connectStarted() const noexcept { return connectStarted_; }
+
+    ListHook allHook;         // the server's open sessions
+    ListHook connectingHook;  // the server's connects in flight, oldest first
+
+  private:
+    void onUpstreamConnect(int error) override;
+    void onRelayDone(RelayEnd end, int error) override;
+    void connectUpstream();
+    void connectFailed(int error);
+    void refuse(CloseReason reason, const std::string& detail);
+    void finish(CloseReason reason, const std::string& detail);
+
+    SessionHost& host_;
+    std::uint64_t id_;
+    Endpoint client_;
+    Endpoint listener_;
+    Endpoint destination_;
+    Endpoint upstreamLocal_;
+    Relay relay_;
+    Clock::time_point started_;
+    Clock::time_point connectStarted_;
+    bool relaying_ = false;
+    bool finished_ = false;
+};
+
+using SessionList = IntrusiveList<Session, &Session::allHook>;
+using ConnectingList = IntrusiveList<Session, &Session::connectingHook>;
+
+// What a Session needs from the server (one per worker) that owns it.
 class SessionHost {
   public:
     virtual ~SessionHost() = default;
     virtual EventLoop& loop() = 0;
     virtual Backend& backend() = 0;
     virtual EventSink& events() = 0;
+    virtual LoopGuard& loopGuard() = 0;
+    virtual RelayResources& relayResources() = 0;
     virtual const SessionSettings& settings() const = 0;
-    // Loop guard: is this destination one of the proxy's own listeners?
-    virtual bool isOwnListener(const Endpoint& destination) = 0;
-    // Loop guard: is this connection (client -> destination) one of the proxy's own upstream
-    // connections, intercepted again? The whole pair is compared: with --spoof-source an upstream
-    // shares the client's address.
-    virtual bool isOwnUpstream(const Endpoint& client, const Endpoint& destination) const = 0;
-    virtual void upstreamOpened(const Endpoint& local, const Endpoint& peer) = 0;
-    virtual void upstreamClosed(const Endpoint& local, const Endpoint& peer) = 0;
+    virtual ConnectingList& connecting() = 0;
     virtual void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                                std::uint64_t upstreamToClient) = 0;
-};
-
-class Session : private EventHandler {
-  public:
-    Session(SessionHost& host, std::uint64_t id, Accepted client, const Endpoint& listener);
-    ~Session() override;
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-    void start();
-    // Ends the session now, resetting both sides (idle timeout, drain deadline).
-    void abort(CloseReason reason);
-
-    [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
-
-  private:
-    void onEvents(std::uint32_t events) override;  // upstream connect completion
-    void connectUpstream(const Endpoint& destination);
-    void onConnected();
-    void onConnectFailed(int err);
-    void onConnectTimeout();
-    void onRelayDone(RelayEnd end, int err);
-    void scheduleIdleCheck(Clock::duration delay);
-    void onIdleCheck();
-    void refuse(CloseReason reason, const std::string& detail);
-    void finish(CloseReason reason, const std::string& detail);
-
-    SessionHost& host_;
-    std::uint64_t id_;
-    Fd client_;
-    Endpoint clientAddress_;
-    Endpoint listener_;
-    Endpoint destination_;
-    Fd upstream_;
-    Endpoint upstreamLocal_;
-    std::unique_ptr<Relay> relay_;
-    std::optional<EventLoop::TimerId> timer_;
-    Clock::time_point started_ = Clock::now();
-    Clock::time_point connectStarted_;
-    bool finished_ = false;
 };
 
 }  // namespace tplab

@@ -55,7 +55,7 @@ struct UdpProxy::Session : EventHandler {
 };
 
 UdpProxy::UdpProxy(EventLoop& loop, Backend& backend, EventSink& events, ProxyStats& stats,
-                   std::uint64_t& nextId, UdpSettings settings)
+                   std::atomic<std::uint64_t>& nextId, UdpSettings settings)
     : loop_(loop),
       backend_(backend),
       events_(events),

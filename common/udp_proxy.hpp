@@ -3,6 +3,7 @@
 // destination, so the client sees the server's address as their source.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -27,7 +28,7 @@ struct UdpSettings {
 class UdpProxy {
   public:
     UdpProxy(EventLoop& loop, Backend& backend, EventSink& events, ProxyStats& stats,
-             std::uint64_t& nextId, UdpSettings settings);
+             std::atomic<std::uint64_t>& nextId, UdpSettings settings);
     ~UdpProxy();
     UdpProxy(const UdpProxy&) = delete;
     UdpProxy& operator=(const UdpProxy&) = delete;
@@ -55,7 +56,7 @@ class UdpProxy {
     Backend& backend_;
     EventSink& events_;
     ProxyStats& stats_;
-    std::uint64_t& nextId_;
+    std::atomic<std::uint64_t>& nextId_;
     UdpSettings settings_;
     std::vector<std::unique_ptr<Listener>> listeners_;
     std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;

@@ -34,6 +34,10 @@ Fd openBoundSocket(SocketApi& api, const Endpoint& address, const ListenerOption
     const std::string where = " on " + address.toString();
     require(api.setIntOption(fd.get(), SOL_SOCKET, SO_REUSEADDR, 1),
             "setsockopt(SO_REUSEADDR)" + where);
+    if (options.reusePort) {
+        require(api.setIntOption(fd.get(), SOL_SOCKET, SO_REUSEPORT, 1),
+                "setsockopt(SO_REUSEPORT)" + where);
+    }
     if (address.isIpv6()) {
         require(
             api.setIntOption(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, options.ipv6Only ? 1 : 0),

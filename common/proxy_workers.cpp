@@ -1,0 +1,95 @@
+// Starting, stopping and counting the workers.
+#include "proxy_workers.hpp"
+
+#include "log.hpp"
+
+namespace tplab {
+namespace {
+
+std::size_t shareOf(std::size_t total, std::size_t workers) {
+    return std::max<std::size_t>(1, (total + workers - 1) / workers);
+}
+
+}  // namespace
+
+ProxyWorkers::ProxyWorkers(Backend& backend, EventSink& events, const ProxyOptions& options,
+                           std::size_t workers)
+    : events_(events) {
+    workers = std::max<std::size_t>(1, workers);
+    ProxyOptions share = options;
+    share.maxConnections = shareOf(options.maxConnections, workers);
+    share.maxPipes = shareOf(options.maxPipes, workers);
+    share.reusePort = workers > 1;
+    if (share.udp) {
+        share.udp->maxSessions = shareOf(options.udp->maxSessions, workers);
+    }
+    for (std::size_t i = 0; i < workers; ++i) {
+        auto worker = std::make_unique<Worker>();
+        worker->server =
+            std::make_unique<ProxyServer>(worker->loop, backend, events, share, &shared_);
+        workers_.push_back(std::move(worker));
+    }
+}
+
+ProxyWorkers::~ProxyWorkers() {
+    for (auto& worker : workers_) {
+        if (worker->thread.joinable()) {
+            worker->loop.post([loop = &worker->loop] { loop->stop(); });
+            worker->thread.join();
+        }
+    }
+}
+
+void ProxyWorkers::start() {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        workers_[i]->server->start(/*registerGuard=*/i == 0);
+    }
+}
+
+void ProxyWorkers::run() {
+    running_ = workers_.size();
+    for (auto& worker : workers_) {
+        worker->thread = std::thread([this, w = worker.get()] {
+            try {
+                w->loop.run();
+            } catch (const std::exception& e) {
+                log::error(std::string("worker stopped: ") + e.what());
+            }
+            mainLoop_.post([this] {
+                if (--running_ == 0) {
+                    mainLoop_.stop();
+                }
+            });
+        });
+    }
+    mainLoop_.run();
+    for (auto& worker : workers_) {
+        worker->thread.join();
+    }
+}
+
+void ProxyWorkers::beginDrain() {
+    for (auto& worker : workers_) {
+        worker->loop.post([server = worker->server.get()] { server->beginDrain(); });
+    }
+}
+
+ProxyStats ProxyWorkers::stats() const {
+    ProxyStats total;
+    for (const auto& worker : workers_) {
+        total.add(worker->server->stats());
+    }
+    return total;
+}
+
+void ProxyWorkers::writeStats(std::string_view trigger) {
+    if (events_.enabled()) {
+        events_.write(statsEvent(trigger, stats()));
+    }
+}
+
+std::vector<Endpoint> ProxyWorkers::listeningAddresses() const {
+    return workers_.front()->server->listeningAddresses();
+}
+
+}  // namespace tplab
