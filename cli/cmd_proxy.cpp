@@ -54,31 +54,34 @@ SpliceMode spliceMode(const std::string& text) {
 
 // Raises the soft open-file limit to the hard one, then makes --max-connections fit in it:
 // a limit the user chose and that cannot fit is an error; the default is lowered, with a word.
+// Pipes for splice() get what is left, up to a quarter of the connections.
 void fitConnectionsInFdLimit(ProxyOptions& options, std::size_t workers, bool maxGiven) {
     FdLimits limits = raiseOpenFileLimit();
     std::size_t udpSessions = options.udp ? options.udp->maxSessions : 0;
     std::size_t listeners = options.listen.size() * (options.udp ? 2 : 1);
-    std::size_t needed =
-        fdsNeeded(options.maxConnections, options.maxPipes, udpSessions, workers, listeners);
-    if (limits.soft == 0 || needed <= limits.soft) {
+    if (limits.soft == 0) {
         return;
     }
-    std::size_t fit = connectionsThatFit(limits.soft, udpSessions, workers, listeners);
-    std::string what = "--max-connections " + std::to_string(options.maxConnections) +
-                       " needs about " + std::to_string(needed) +
-                       " open files, and the hard limit (ulimit -Hn) is " +
-                       std::to_string(limits.hard);
-    if (maxGiven || fit == 0) {
-        throw std::system_error(EMFILE, std::generic_category(),
-                                what +
-                                    ": raise it (prlimit, LimitNOFILE= in a systemd unit) or "
-                                    "lower --max-connections to " +
-                                    std::to_string(fit));
+    std::size_t needed = fdsNeeded(options.maxConnections, udpSessions, workers, listeners);
+    if (needed > limits.soft) {
+        std::size_t fit = connectionsThatFit(limits.soft, udpSessions, workers, listeners);
+        std::string what = "--max-connections " + std::to_string(options.maxConnections) +
+                           " needs at least " + std::to_string(needed) +
+                           " open files, and the hard limit (ulimit -Hn) is " +
+                           std::to_string(limits.hard);
+        if (maxGiven || fit == 0) {
+            throw std::system_error(EMFILE, std::generic_category(),
+                                    what +
+                                        ": raise it (prlimit, LimitNOFILE= in a systemd unit) "
+                                        "or lower --max-connections to " +
+                                        std::to_string(fit));
+        }
+        log::warn(what + ": lowering --max-connections to " + std::to_string(fit) +
+                  " (raise the hard limit to keep the default)");
+        options.maxConnections = fit;
     }
-    log::warn(what + ": lowering --max-connections to " + std::to_string(fit) +
-              " (raise the hard limit to keep the default)");
-    options.maxConnections = fit;
-    options.maxPipes = std::max<std::size_t>(1, fit / 4);
+    options.maxPipes =
+        pipesThatFit(limits.soft, options.maxConnections, udpSessions, workers, listeners);
 }
 
 int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
@@ -95,7 +98,6 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     options.session.connectTimeout = seconds(cli.connectTimeout);
     options.session.idleTimeout = seconds(cli.idleTimeout);
     options.maxConnections = cli.maxConnections;
-    options.maxPipes = std::max<std::size_t>(1, cli.maxConnections / 4);
     options.splice = spliceMode(cli.splice);
     options.drainTimeout = seconds(cli.drainTimeout);
     if (cli.udp) {

@@ -33,9 +33,16 @@ FdLimits raiseOpenFileLimit() {
     return {clamp(limit.rlim_cur), clamp(limit.rlim_max)};
 }
 
-std::size_t fdsNeeded(std::size_t maxConnections, std::size_t maxPipes, std::size_t maxUdpSessions,
-                      std::size_t workers, std::size_t listeners) {
-    return 2 * maxConnections + 2 * maxPipes + 2 * maxUdpSessions + reserve(workers, listeners);
+std::size_t fdsNeeded(std::size_t maxConnections, std::size_t maxUdpSessions, std::size_t workers,
+                      std::size_t listeners) {
+    return 2 * maxConnections + 2 * maxUdpSessions + reserve(workers, listeners);
+}
+
+std::size_t pipesThatFit(std::size_t limit, std::size_t maxConnections, std::size_t maxUdpSessions,
+                         std::size_t workers, std::size_t listeners) {
+    std::size_t needed = fdsNeeded(maxConnections, maxUdpSessions, workers, listeners);
+    std::size_t spare = limit > needed ? (limit - needed) / 2 : 0;
+    return std::min(maxConnections / 4, spare);
 }
 
 std::size_t connectionsThatFit(std::size_t limit, std::size_t maxUdpSessions, std::size_t workers,

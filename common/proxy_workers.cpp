@@ -18,7 +18,7 @@ ProxyWorkers::ProxyWorkers(Backend& backend, EventSink& events, const ProxyOptio
     workers = std::max<std::size_t>(1, workers);
     ProxyOptions share = options;
     share.maxConnections = shareOf(options.maxConnections, workers);
-    share.maxPipes = shareOf(options.maxPipes, workers);
+    share.maxPipes = options.maxPipes == 0 ? 0 : shareOf(options.maxPipes, workers);
     share.reusePort = workers > 1;
     if (share.udp) {
         share.udp->maxSessions = shareOf(options.udp->maxSessions, workers);

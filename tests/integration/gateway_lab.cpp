@@ -10,8 +10,8 @@
 
 namespace tplab::test {
 
-GatewayLab::GatewayLab(const std::string& mode, Family family, bool spoofSource)
-    : mode_(mode), family_(family), spoofSource_(spoofSource) {
+GatewayLab::GatewayLab(const std::string& mode, Family family, bool spoofSource, ProxyLaunch launch)
+    : mode_(mode), family_(family), spoofSource_(spoofSource), launch_(std::move(launch)) {
     char dir[] = "/tmp/tplab-it-XXXXXX";
     if (::mkdtemp(dir) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
@@ -79,9 +79,10 @@ void GatewayLab::applyRules() {
 }
 
 void GatewayLab::startProxy() {
-    std::vector<std::string> argv = {
-        TPLAB_BINARY,      "proxy", "--mode", mode_, "--events", workdir_ + "/events.jsonl",
-        "--drain-timeout", "1",     "-v"};
+    std::vector<std::string> argv = launch_.prefix;
+    argv.insert(argv.end(), {TPLAB_BINARY, "proxy", "--mode", mode_, "--events",
+                             workdir_ + "/events.jsonl", "--drain-timeout", "1", "-v"});
+    argv.insert(argv.end(), launch_.extraArgs.begin(), launch_.extraArgs.end());
     if (spoofSource_) {
         argv.push_back("--spoof-source");
     }

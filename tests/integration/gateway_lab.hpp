@@ -19,12 +19,19 @@ inline constexpr int kClosedPort = 81;  // intercepted, but nothing listens behi
 inline constexpr int kRedirectPort = 15001;
 inline constexpr int kTproxyPort = 15002;
 
+// How the proxy is started: a command in front of it (prlimit ...) and extra arguments.
+struct ProxyLaunch {
+    std::vector<std::string> prefix;
+    std::vector<std::string> extraArgs;
+};
+
 class GatewayLab {
   public:
     // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
     // upstream and the gateway gets the return-path rule. Throws std::runtime_error naming a
     // failed setup step.
-    GatewayLab(const std::string& mode, Family family, bool spoofSource = false);
+    GatewayLab(const std::string& mode, Family family, bool spoofSource = false,
+               ProxyLaunch launch = {});
     ~GatewayLab();
 
     NetnsTopology& net() { return *net_; }
@@ -48,6 +55,7 @@ class GatewayLab {
     std::string mode_;
     Family family_;
     bool spoofSource_;
+    ProxyLaunch launch_;
     std::string workdir_;
     std::unique_ptr<NetnsTopology> net_;
     Process httpServer_;
