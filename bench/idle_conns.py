@@ -3,18 +3,21 @@
 
 server ADDR PORT: accept everything, echo each byte back, keep the connection until the peer closes.
 client ADDR PORT N READY_FILE RELEASE_FILE: open N connections, prove each end to end (one byte
-there and back), write READY_FILE ("opened N, proven K"), wait for RELEASE_FILE, prove each one
-again (it stayed open) and print one JSON line: {"wanted", "established", "held", "errors", ...}.
+there and back), write READY_FILE, wait for RELEASE_FILE, prove each one again (it stayed open)
+and print one JSON line: {"wanted", "established", "held", "errors", "error_kinds", ...}.
+One epoll loop on non-blocking sockets each side (asyncio costs too much per connection here).
 """
-import asyncio
+import errno
 import json
 import os
 import resource
+import select
+import socket
 import sys
 import time
 
-CONNECT_CONCURRENCY = 256  # connections in their handshake at once (below the listen backlogs)
-ROUND_TRIP_TIMEOUT = 10.0  # seconds for one byte to come back
+IN_FLIGHT = 256       # connections in their handshake or first round trip at once
+STEP_TIMEOUT = 15.0   # seconds for one connection's handshake plus round trip
 
 
 def raise_fd_limit():
@@ -24,85 +27,153 @@ def raise_fd_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-async def serve(addr, port):
-    async def on_connection(reader, writer):
+def serve(addr, port):
+    limit = raise_fd_limit()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((addr, port))
+    listener.listen(4096)
+    listener.setblocking(False)
+    ep = select.epoll()
+    ep.register(listener.fileno(), select.EPOLLIN)
+    conns = {}
+    print(f"idle server: listening on {addr}:{port}, fd limit {limit}", flush=True)
+    while True:
+        for fd, _ in ep.poll():
+            if fd == listener.fileno():
+                while True:
+                    try:
+                        conn, _ = listener.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    except OSError as e:
+                        print(f"idle server: accept: {e}", flush=True)
+                        break
+                    conn.setblocking(False)
+                    conns[conn.fileno()] = conn
+                    ep.register(conn.fileno(), select.EPOLLIN)
+                continue
+            conn = conns[fd]
+            try:
+                data = conn.recv(64)
+                if data:
+                    conn.send(data)
+                    continue
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                pass
+            ep.unregister(fd)
+            del conns[fd]
+            conn.close()
+
+
+class Client:
+    def __init__(self, addr, port):
+        self.addr, self.port = addr, port
+        self.ep = select.epoll()
+        self.errors = {}
+
+    def error(self, kind):
+        self.errors[kind] = self.errors.get(kind, 0) + 1
+
+    def round_trips(self, socks, byte, what):
+        """Send byte on every socket in socks (IN_FLIGHT at a time), wait for it back;
+        return the sockets that echoed it. With socks None, open new connections first."""
+        pending = list(socks)
+        state = {}  # fd -> (sock, "connecting" | "echo", deadline)
+        good = []
+        while pending or state:
+            while pending and len(state) < IN_FLIGHT:
+                s = pending.pop()
+                deadline = time.monotonic() + STEP_TIMEOUT
+                if s is None:
+                    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    s.setblocking(False)
+                    rc = s.connect_ex((self.addr, self.port))
+                    if rc not in (0, errno.EINPROGRESS):
+                        self.error(f"connect: {os.strerror(rc)}")
+                        s.close()
+                        continue
+                    state[s.fileno()] = (s, "connecting", deadline)
+                    self.ep.register(s.fileno(), select.EPOLLOUT)
+                else:
+                    state[s.fileno()] = (s, "echo", deadline)
+                    self.send(s, byte, state)
+                    if s.fileno() in state:
+                        self.ep.register(s.fileno(), select.EPOLLIN)
+            for fd, _ in self.ep.poll(0.1):
+                if fd not in state:
+                    continue  # failed earlier in this batch
+                s, phase, deadline = state[fd]
+                if phase == "connecting":
+                    rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                    if rc:
+                        self.fail(s, state, f"connect: {os.strerror(rc)}")
+                        continue
+                    state[fd] = (s, "echo", deadline)
+                    self.ep.modify(fd, select.EPOLLIN)
+                    self.send(s, byte, state)
+                    continue
+                try:
+                    got = s.recv(1)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError as e:
+                    self.fail(s, state, f"{what}: {type(e).__name__}")
+                    continue
+                if got != byte:
+                    self.fail(s, state, f"{what}: {'closed' if not got else 'wrong byte'}")
+                    continue
+                self.ep.unregister(fd)
+                del state[fd]
+                good.append(s)
+            now = time.monotonic()
+            for fd, (s, phase, deadline) in list(state.items()):
+                if now > deadline:
+                    self.fail(s, state, f"{what}: timeout while {phase}")
+        return good
+
+    def send(self, s, byte, state):
         try:
-            while data := await reader.read(64):
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
+            s.send(byte)
+        except OSError as e:
+            self.fail(s, state, f"send: {type(e).__name__}")
+
+    def fail(self, s, state, kind):
+        self.error(kind)
+        fd = s.fileno()
+        try:
+            self.ep.unregister(fd)
+        except (OSError, ValueError):
             pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(on_connection, addr, port, backlog=4096, reuse_address=True)
-    print(f"idle server: listening on {addr}:{port}, fd limit {raise_fd_limit()}", flush=True)
-    async with server:
-        await server.serve_forever()
+        state.pop(fd, None)
+        s.close()
 
 
-async def round_trip(conn, byte):
-    reader, writer = conn
-    writer.write(byte)
-    await writer.drain()
-    return await asyncio.wait_for(reader.readexactly(1), ROUND_TRIP_TIMEOUT) == byte
-
-
-async def open_and_prove(addr, port, gate, errors):
-    async with gate:
-        try:
-            conn = await asyncio.wait_for(asyncio.open_connection(addr, port), ROUND_TRIP_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as e:
-            errors[f"connect: {type(e).__name__}: {e}"] = errors.get(f"connect: {type(e).__name__}: {e}", 0) + 1
-            return None
-        try:
-            if await round_trip(conn, b"o"):
-                return conn
-            errors["first round trip: wrong byte"] = errors.get("first round trip: wrong byte", 0) + 1
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
-            key = f"first round trip: {type(e).__name__}"
-            errors[key] = errors.get(key, 0) + 1
-        conn[1].close()
-        return None
-
-
-async def prove_still_open(conn, errors):
-    try:
-        if await round_trip(conn, b"h"):
-            return True
-        errors["second round trip: wrong byte"] = errors.get("second round trip: wrong byte", 0) + 1
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
-        key = f"second round trip: {type(e).__name__}"
-        errors[key] = errors.get(key, 0) + 1
-    return False
-
-
-async def hold(addr, port, wanted, ready_file, release_file):
-    fd_limit = raise_fd_limit()
-    errors = {}
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+def hold(addr, port, wanted, ready_file, release_file):
+    limit = raise_fd_limit()
+    client = Client(addr, port)
     started = time.monotonic()
-    results = await asyncio.gather(*(open_and_prove(addr, port, gate, errors) for _ in range(wanted)))
-    conns = [c for c in results if c is not None]
+    conns = client.round_trips([None] * wanted, b"o", "first round trip")
     open_seconds = time.monotonic() - started
     with open(ready_file, "w") as f:
         f.write(f"established {len(conns)} of {wanted}\n")
     while not os.path.exists(release_file):
-        await asyncio.sleep(0.05)
-    still = await asyncio.gather(*(prove_still_open(c, errors) for c in conns))
-    for _, writer in conns:
-        writer.close()
-    held = sum(still)
-    print(json.dumps({"wanted": wanted, "established": len(conns), "held": held,
-                      "errors": wanted - held, "error_kinds": errors, "fd_limit": fd_limit,
-                      "open_seconds": round(open_seconds, 3)}), flush=True)
+        time.sleep(0.05)
+    held = client.round_trips(conns, b"h", "second round trip")
+    for s in conns:
+        s.close()
+    print(json.dumps({"wanted": wanted, "established": len(conns), "held": len(held),
+                      "errors": wanted - len(held), "error_kinds": client.errors,
+                      "fd_limit": limit, "open_seconds": round(open_seconds, 3)}), flush=True)
 
 
 def main(argv):
-    if len(argv) >= 3 and argv[0] == "server":
-        asyncio.run(serve(argv[1], int(argv[2])))
+    if len(argv) == 3 and argv[0] == "server":
+        serve(argv[1], int(argv[2]))
     elif len(argv) == 6 and argv[0] == "client":
-        asyncio.run(hold(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5]))
+        hold(argv[1], int(argv[2]), int(argv[3]), argv[4], argv[5])
     else:
         print("usage: idle_conns.py server ADDR PORT | client ADDR PORT N READY_FILE RELEASE_FILE",
               file=sys.stderr)

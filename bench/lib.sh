@@ -219,7 +219,8 @@ bench_record_cpu() {
 
 # bench_connrate ROUND ARM: wrk, one request per connection (Connection: close) to nginx.
 bench_connrate() {
-    local round=$1 arm=$2 log=wrk-$2.log rate errors
+    local round=$1 arm=$2 log=wrk-$2.log rate errors evidence=""
+    ((bench_evidence)) && bench_evidence_begin
     if ! ns_exec "$ns_client" timeout $((duration + 30)) wrk -t 2 -c 32 -d "${duration}s" \
         -H 'Connection: close' "http://$server_ip4:$bench_http_port/index.html" >"$log" 2>&1; then
         cat "$log" >&2
@@ -229,7 +230,9 @@ bench_connrate() {
     [[ -n "$rate" ]] || { cat "$log" >&2; die "wrk ($arm) printed no Requests/sec"; }
     errors=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10} /Non-2xx/ {print $NF}' "$log" |
         awk '{s += $1} END {print s + 0}')
-    bench_sample "$round" "$arm" connrate_per_s "$rate" ",\"errors\":$errors"
+    ((bench_evidence)) && evidence=$(bench_evidence_end "$round" "$arm")
+    bench_sample "$round" "$arm" connrate_per_s "$rate" ",\"errors\":$errors$evidence"
+    [[ -z "$evidence" ]] || printf '    evidence: %s\n' "${evidence#,\"evidence\":}"
 }
 
 # bench_latency ROUND ARM: sockperf ping-pong, 64-byte messages on one TCP connection; the
@@ -274,4 +277,80 @@ bench_idle() {
     bench_sample "$round" "$arm" idle_held "$("$lab_py" -c 'import json,sys; print(json.loads(sys.argv[1])["held"])' "$result")" \
         ",\"client\":$result"
     bench_sample "$round" "$arm" idle_errors "$("$lab_py" -c 'import json,sys; print(json.loads(sys.argv[1])["errors"])' "$result")"
+}
+
+#### Evidence for the connection rate (--evidence) ################################
+# What a connection-rate run costs the kernels: the gateway's conntrack statistics and table,
+# TCP counters in each namespace (nstat), and SYN retransmissions seen in a short capture on the
+# client's link. Everything goes to evidence-ARM-ROUND.txt; the telling numbers into the sample.
+
+readonly bench_nstat_counters="TcpExtTCPSynRetrans TcpRetransSegs TcpAttemptFails TcpEstabResets \
+TcpOutRsts TcpExtListenOverflows TcpExtListenDrops TcpExtTCPTimeWaitOverflow TcpExtTW \
+TcpExtTWRecycled TcpExtPAWSEstab TcpExtTCPChallengeACK TcpExtTCPAbortOnData TcpActiveOpens \
+TcpPassiveOpens"
+
+# bench_nstat NS: "name value" for bench_nstat_counters, absolute (no history file involved).
+bench_nstat() {
+    # shellcheck disable=SC2086  # one counter per word
+    ip netns exec "$1" nstat -asz $bench_nstat_counters 2>/dev/null | awk 'NF >= 2 && $1 !~ /^#/ {print $1, $2}'
+}
+
+# bench_ct_stats: the gateway's conntrack -S counters summed over CPUs, "name value" per line.
+bench_ct_stats() {
+    ip netns exec "$ns_gw" conntrack -S 2>/dev/null | tr ' ' '\n' | awk -F= 'NF == 2 && $1 != "cpu" {s[$1] += $2}
+        END {for (k in s) print k, s[k]}' | sort
+}
+
+bench_evidence_begin() {
+    local ns
+    bench_ev_before=()
+    for ns in "$ns_client" "$ns_gw" "$ns_server"; do
+        bench_ev_before+=("$(bench_nstat "$ns" | sed "s/^/${ns##*-}./")")
+    done
+    bench_ev_ct_before=$(bench_ct_stats)
+    # SYNs without ACK on the client's link, during the first half of the run
+    start_bg "$ns_client" "syn-$arm-$round.txt" timeout $((duration / 2 + 1)) tcpdump -nn -q -l -i eth0 \
+        'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn'
+    bench_ev_tcpdump=$bg_pid
+}
+
+# bench_evidence_end ROUND ARM: write the evidence file, print extra sample fields on stdout.
+bench_evidence_end() {
+    local round=$1 arm=$2 file=evidence-$2-$1.txt ns after=() ct_after ct_count ct_tw
+    for ns in "$ns_client" "$ns_gw" "$ns_server"; do
+        after+=("$(bench_nstat "$ns" | sed "s/^/${ns##*-}./")")
+    done
+    ct_after=$(bench_ct_stats)
+    ct_count=$(ip netns exec "$ns_gw" conntrack -C 2>/dev/null || echo 0)
+    ct_tw=$(ip netns exec "$ns_gw" conntrack -L 2>/dev/null | grep -c TIME_WAIT || true)
+    busywait $((duration + 5)) lab_pid_gone "$bench_ev_tcpdump" || true
+    stop_bg "$bench_ev_tcpdump" || true
+    "$lab_py" - "$file" "syn-$arm-$round.txt" "$ct_count" "$ct_tw" <<PY
+import json, sys
+path, syn_file, ct_count, ct_tw = sys.argv[1:]
+def table(text):
+    return {k: int(v) for k, v in (line.split() for line in text.splitlines() if line.strip())}
+before = table("""${bench_ev_before[*]}
+""".replace(" client.", "\nclient.").replace(" gw.", "\ngw.").replace(" server.", "\nserver."))
+after = table("""${after[*]}
+""".replace(" client.", "\nclient.").replace(" gw.", "\ngw.").replace(" server.", "\nserver."))
+ct0, ct1 = table("""$bench_ev_ct_before"""), table("""$ct_after""")
+nstat = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
+conntrack = {k: ct1[k] - ct0.get(k, 0) for k in ct1 if ct1[k] - ct0.get(k, 0)}
+syns = [l.split() for l in open(syn_file) if " > " in l]
+srcs = [s[2] for s in syns if len(s) > 2]
+capture = {"syns": len(srcs), "distinct_sources": len(set(srcs)),
+           "retransmitted": len(srcs) - len(set(srcs))}
+evidence = {"nstat_delta": nstat, "gw_conntrack_S_delta": conntrack,
+            "gw_conntrack_C": int(ct_count or 0), "gw_conntrack_time_wait": int(ct_tw or 0),
+            "client_syn_capture": capture}
+with open(path, "w") as f:
+    json.dump(evidence, f, indent=2)
+print(',"evidence":' + json.dumps({
+    "client_syn_retrans": nstat.get("client.TcpExtTCPSynRetrans", 0),
+    "gw_syn_retrans": nstat.get("gw.TcpExtTCPSynRetrans", 0),
+    "gw_ct_insert_failed": conntrack.get("insert_failed", 0), "gw_ct_drop": conntrack.get("drop", 0),
+    "gw_ct_count": int(ct_count or 0), "gw_ct_time_wait": int(ct_tw or 0),
+    "capture_syn_retransmitted": capture["retransmitted"], "capture_syns": capture["syns"]}))
+PY
 }

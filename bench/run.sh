@@ -20,6 +20,8 @@
 #   --idle-conns N     idle connections to hold (default 9000)
 #   --out DIR          output directory (default ./bench-output/<UTC timestamp>)
 #   --proxy-args ARGS  extra arguments for tplab proxy (also TPLAB_PROXY_ARGS), e.g. --workers 2
+#   --evidence         with connrate: the gateway's conntrack -S/-C and TIME_WAIT entries, nstat
+#                      in every namespace and SYN retransmissions on the client's link, per run
 #   --smoke            1 round, 2 s, 500 idle connections: checks the harness, not the speed
 # Writes samples.jsonl, results.json (samples, medians, ratios), table.md and chart.svg.
 # Exit: 0 done, 2 bad usage or a missing package. Performance is never judged here.
@@ -33,7 +35,7 @@ rounds=3 duration=5 idle_conns=9000 out_dir=""
 arms_csv=direct,tplab-redirect,tplab-tproxy,tplab-tproxy-spoof,haproxy-tproxy
 metrics_csv=$(IFS=,; echo "${all_metrics[*]}")
 proxy_args=${TPLAB_PROXY_ARGS:-}
-rounds_set=0 duration_set=0 idle_set=0
+rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0
 
 usage_error() {
     printf 'bench/run.sh: %s (see --help)\n' "$*" >&2
@@ -52,6 +54,7 @@ while (($# > 0)); do
     --metrics) need_value "$1" $#; metrics_csv=$2; shift ;;
     --idle-conns) need_value "$1" $#; idle_conns=$2; idle_set=1; shift ;;
     --out) need_value "$1" $#; out_dir=$2; shift ;;
+    --evidence) bench_evidence=1 ;;
     --proxy-args) need_value "$1" $#; proxy_args=$2; shift ;;
     --smoke)
         ((rounds_set)) || rounds=1
@@ -94,12 +97,13 @@ check_tools() {
     if want_metric connrate; then tools+=(wrk nginx); fi
     if want_metric latency; then tools+=(sockperf); fi
     if want_arm haproxy-tproxy || want_arm haproxy-redirect; then tools+=(haproxy); fi
-    if want_arm tplab-redirect || want_arm haproxy-redirect; then tools+=(conntrack); fi
+    if want_arm tplab-redirect || want_arm haproxy-redirect || ((bench_evidence)); then tools+=(conntrack); fi
+    if ((bench_evidence)); then tools+=(nstat tcpdump); fi
     for tool in "${tools[@]}"; do
         command -v "$tool" >/dev/null 2>&1 && continue
         missing+=("$tool")
         case "$tool" in
-        ip) package=iproute2 ;; timeout) package=coreutils ;; nginx) package=nginx-light ;;
+        ip | nstat) package=iproute2 ;; timeout) package=coreutils ;; nginx) package=nginx-light ;;
         *) package=$tool ;;
         esac
         packages+=("$package")
