@@ -26,7 +26,7 @@ json.dump({"rounds": $rounds, "duration": $duration, "idle_conns": $idle_conns, 
            "started_utc": "$(date -u +%Y-%m-%dT%H:%M:%SZ)", "nproc": $(nproc),
            "kernel": "$(uname -r)", "loadavg_start": "$(cut -d' ' -f1-3 /proc/loadavg)", "cpu_model": """$cpu""",
            "fd_hard_limit": "$(ulimit -Hn)", "tplab": "$(command -v tplab)",
-           "tplab_proxy_args": "${proxy_extra[*]}", "tplab_has_workers": bool($tplab_has_workers),
+           "tplab_proxy_args": "${proxy_extra[*]}", "gw_sysctls": "${gw_sysctls[*]}".split(), "tplab_has_workers": bool($tplab_has_workers),
            "haproxy": "$(haproxy -v 2>/dev/null | head -1)",
            "command": """$0 ${bench_argv:-}"""}, open(sys.argv[1], "w"), indent=2)
 EOF
@@ -139,16 +139,28 @@ bench_arm_up() {
     haproxy-redirect) bench_rules redirect 15004 && bench_haproxy 15004 "" ;;
     esac
     bench_cpu_ticks=0 bench_cpu_bytes=0
+    # after the rules: a conntrack sysctl exists in a namespace only once conntrack is in use there
+    local setting
+    for setting in "${gw_sysctls[@]}"; do
+        ns_exec "$ns_gw" sysctl -qw "$setting" 2>/dev/null || log "  (gateway: cannot set $setting in this arm)"
+    done
 }
 
-# bench_arm_down ARM: stop the proxy, remove the rules, and forget the gateway's conntrack
-# entries, so no arm inherits another's TIME_WAIT entries.
+# bench_arm_down ARM: stop the proxy, remove the rules, and give the next arm a clean slate:
+# flush the gateway's conntrack table and destroy the TIME_WAIT sockets of all three namespaces.
+# Surprise: a proxy's TIME_WAIT sockets on the gateway (local server:80, remote client:port)
+# outlive it by 60 s, and a forwarded SYN of the next arm with the same tuple stalled: `direct`
+# right after `haproxy-tproxy` fell to 14 conn/s, with 200 SYN retransmissions at the client.
 bench_arm_down() {
+    local ns
     if [[ -n "$bench_proxy_job" ]]; then
         stop_bg "$bench_proxy_job" || true
     fi
     lab_undo_rules "$ns_gw"
     ns_exec "$ns_gw" conntrack -F >/dev/null 2>&1 || true
+    for ns in "$ns_client" "$ns_gw" "$ns_server"; do
+        ns_exec "$ns" ss -K state time-wait >/dev/null 2>&1 || true
+    done
 }
 
 # bench_proxy_pids: the proxy's processes in the gateway (not the timeout wrapping them).

@@ -22,6 +22,8 @@
 #   --proxy-args ARGS  extra arguments for tplab proxy (also TPLAB_PROXY_ARGS), e.g. --workers 2
 #   --evidence         with connrate: the gateway's conntrack -S/-C and TIME_WAIT entries, nstat
 #                      in every namespace and SYN retransmissions on the client's link, per run
+#   --gw-sysctl K=V    set a sysctl in the gateway for every arm (repeat), e.g.
+#                      net.netfilter.nf_conntrack_tcp_timeout_time_wait=1
 #   --smoke            1 round, 2 s, 500 idle connections: checks the harness, not the speed
 # Writes samples.jsonl, results.json (samples, medians, ratios), table.md and chart.svg.
 # Exit: 0 done, 2 bad usage or a missing package. Performance is never judged here.
@@ -35,7 +37,7 @@ rounds=3 duration=5 idle_conns=9000 out_dir=""
 arms_csv=direct,tplab-redirect,tplab-tproxy,tplab-tproxy-spoof,haproxy-tproxy
 metrics_csv=$(IFS=,; echo "${all_metrics[*]}")
 proxy_args=${TPLAB_PROXY_ARGS:-}
-rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0
+rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0 gw_sysctls=()
 
 usage_error() {
     printf 'bench/run.sh: %s (see --help)\n' "$*" >&2
@@ -55,6 +57,12 @@ while (($# > 0)); do
     --idle-conns) need_value "$1" $#; idle_conns=$2; idle_set=1; shift ;;
     --out) need_value "$1" $#; out_dir=$2; shift ;;
     --evidence) bench_evidence=1 ;;
+    --gw-sysctl)
+        need_value "$1" $#
+        [[ "$2" =~ ^[a-z0-9_.]+=[^[:space:]]+$ ]] || usage_error "--gw-sysctl needs KEY=VALUE, got '$2'"
+        gw_sysctls+=("$2")
+        shift
+        ;;
     --proxy-args) need_value "$1" $#; proxy_args=$2; shift ;;
     --smoke)
         ((rounds_set)) || rounds=1
@@ -135,6 +143,7 @@ read -r -a proxy_extra <<<"$proxy_args"
 init_workdir
 log "output: $out_dir"
 log "arms: ${arms[*]}; metrics: ${metrics[*]}; rounds: $rounds; ${duration} s per arm per metric"
+log "gateway sysctls for every arm: ${gw_sysctls[*]:-(none)}"
 log "tplab proxy extra arguments: ${proxy_extra[*]:-(none)}; it has --workers: $tplab_has_workers"
 bench_write_meta
 build_topology >/dev/null
