@@ -321,7 +321,7 @@ bench_evidence_begin() {
     done
     bench_ev_ct_before=$(bench_ct_stats)
     # SYNs without ACK on the client's link, during the first half of the run
-    start_bg "$ns_client" "syn-$arm-$round.txt" timeout $((duration / 2 + 1)) tcpdump -nn -q -l -i eth0 \
+    start_bg "$ns_client" "syn-$arm-$round.txt" timeout $((duration / 2 + 1)) tcpdump -nn -l -i eth0 \
         'tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn'
     bench_ev_tcpdump=$bg_pid
 }
@@ -349,10 +349,11 @@ after = table("""${after[*]}
 ct0, ct1 = table("""$bench_ev_ct_before"""), table("""$ct_after""")
 nstat = {k: after[k] - before.get(k, 0) for k in after if after[k] - before.get(k, 0)}
 conntrack = {k: ct1[k] - ct0.get(k, 0) for k in ct1 if ct1[k] - ct0.get(k, 0)}
-syns = [l.split() for l in open(syn_file) if " > " in l]
-srcs = [s[2] for s in syns if len(s) > 2]
-capture = {"syns": len(srcs), "distinct_sources": len(set(srcs)),
-           "retransmitted": len(srcs) - len(set(srcs))}
+# "... IP 192.0.2.2.40000 > 198.51.100.2.80: Flags [S], seq 123, ...": a SYN sent again has
+# the same source and sequence number (a reused port starts with a new one)
+syns = [(w[2], w[w.index("seq") + 1]) for w in (l.replace(",", " ").split() for l in open(syn_file))
+        if ">" in w and "seq" in w]
+capture = {"syns": len(syns), "distinct": len(set(syns)), "retransmitted": len(syns) - len(set(syns))}
 evidence = {"nstat_delta": nstat, "gw_conntrack_S_delta": conntrack,
             "gw_conntrack_C": int(ct_count or 0), "gw_conntrack_time_wait": int(ct_tw or 0),
             "client_syn_capture": capture}
