@@ -148,9 +148,9 @@ bench_arm_up() {
 
 # bench_arm_down ARM: stop the proxy, remove the rules, and give the next arm a clean slate:
 # flush the gateway's conntrack table and destroy the TIME_WAIT sockets of all three namespaces.
-# Surprise: a proxy's TIME_WAIT sockets on the gateway (local server:80, remote client:port)
-# outlive it by 60 s, and a forwarded SYN of the next arm with the same tuple stalled: `direct`
-# right after `haproxy-tproxy` fell to 14 conn/s, with 200 SYN retransmissions at the client.
+# Surprise: without this, `direct` right after `haproxy-tproxy` fell to 14 conn/s with 200 SYN
+# retransmissions at the client; the proxy's TIME_WAIT sockets for the same intercepted tuples
+# (local server:80, remote client:port) outlive it by 60 s, the likely cause.
 bench_arm_down() {
     local ns
     if [[ -n "$bench_proxy_job" ]]; then
