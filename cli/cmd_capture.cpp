@@ -14,6 +14,7 @@
 #include "command.hpp"
 #include "fd.hpp"
 #include "live_capture.hpp"
+#include "option_checks.hpp"
 #include "result.hpp"
 
 namespace tplab {
@@ -89,6 +90,10 @@ int runCapture(const CaptureCommandOptions& cli) {
         options.count = cli.count;
     }
     if (::mkdir(cli.outputDir.c_str(), 0755) != 0 && errno != EEXIST) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == EROFS) {
+            throw UsageError("-o " + cli.outputDir + ": cannot create it (" + errnoText(errno) +
+                             ")");
+        }
         throw setupError(errno, "mkdir(" + cli.outputDir + ")");
     }
 
@@ -104,6 +109,11 @@ int runCapture(const CaptureCommandOptions& cli) {
         capture.start();
     } catch (const std::invalid_argument& e) {
         throw UsageError(e.what());
+    } catch (const std::system_error& e) {
+        if (e.code() == std::errc::no_such_file_or_directory) {  // no such namespace
+            throw UsageError(e.what());
+        }
+        throw;
     }
     if (!cli.readyFile.empty()) {
         writeReadyFile(cli.readyFile);
@@ -146,7 +156,7 @@ Command setupCaptureCommand(CLI::App& parent) {
     app->add_option("-f,--filter", cli->filter,
                     "BPF filter, as tcpdump takes it, e.g. 'tcp port 80'");
     app->add_option("--duration", cli->duration, "Stop after this many seconds")
-        ->check(CLI::PositiveNumber);
+        ->check(secondsBetween(0.001, 7 * 86400));
     app->add_option("--count", cli->count, "Stop each point after this many packets")
         ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 40));
     app->add_option("--ready-file", cli->readyFile,

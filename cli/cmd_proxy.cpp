@@ -1,6 +1,9 @@
 // `tplab proxy`: run the transparent proxy in redirect or tproxy mode.
+#include <unistd.h>
+
 #include <csignal>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -11,6 +14,8 @@
 #include "fd_limit.hpp"
 #include "log.hpp"
 #include "make_backend.hpp"
+#include "option_checks.hpp"
+#include "privileges.hpp"
 #include "proxy_workers.hpp"
 #include "signal_watcher.hpp"
 
@@ -33,6 +38,7 @@ struct ProxyCommandOptions {
     std::string splice = "auto";
     double drainTimeout = 10;
     int verbosity = 0;
+    std::string user;
 };
 
 Clock::duration seconds(double value) {
@@ -84,8 +90,44 @@ void fitConnectionsInFdLimit(ProxyOptions& options, std::size_t workers, bool ma
         pipesThatFit(limits.soft, options.maxConnections, udpSessions, workers, listeners);
 }
 
+// What the options use at run time, after the listeners are open (--user keeps only these).
+std::vector<Capability> capabilitiesNeeded(const ProxyCommandOptions& cli, bool markGiven) {
+    std::vector<Capability> needed;
+    if (cli.spoofSource || markGiven || cli.udp) {
+        needed.push_back(Capability::NetAdmin);  // IP_TRANSPARENT upstream/replies, SO_MARK
+    }
+    if (cli.udp) {
+        // A UDP reply socket binds the original destination, e.g. port 53: below 1024.
+        needed.push_back(Capability::NetBindService);
+    }
+    return needed;
+}
+
+std::optional<TargetUser> targetUserOf(const ProxyCommandOptions& cli) {
+    if (cli.user.empty()) {
+        return std::nullopt;
+    }
+    TargetUser user = lookupUser(cli.user);
+    if (::geteuid() != 0) {
+        throw UsageError("--user " + cli.user +
+                         ": switching user needs tplab to start as root (or leave --user out)");
+    }
+    return user;
+}
+
+void dropPrivilegesTo(const TargetUser& user, const std::vector<Capability>& keep) {
+    dropPrivileges(user, keep);
+    std::string kept;
+    for (auto capability : keep) {
+        kept += (kept.empty() ? "" : ", ") + toString(capability);
+    }
+    log::info("running as user " + user.name + " (uid " + std::to_string(user.uid) +
+              "), capabilities: " + (kept.empty() ? "none" : kept));
+}
+
 int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     log::setLevel(cli.verbosity >= 1 ? log::Level::Debug : log::Level::Info);
+    auto user = targetUserOf(cli);  // an unknown user is bad input: say so before listening
 
     ProxyOptions options;
     for (const auto& text : cli.listen) {
@@ -117,7 +159,9 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     std::size_t workers = cli.workers > 0 ? cli.workers : std::thread::hardware_concurrency();
     workers = std::max<std::size_t>(1, workers);
     fitConnectionsInFdLimit(options, workers, maxGiven);
-    EventSink events = cli.events.empty() ? EventSink() : EventSink(cli.events);
+    // Opened now, as the starting user; its writer thread starts after the privilege drop.
+    EventSink events =
+        cli.events.empty() ? EventSink() : EventSink(cli.events, EventSink::Start::Later);
     ProxyWorkers proxy(*backend, events, options, workers);
     SignalWatcher signals(proxy.mainLoop(), [&](int signal) {
         if (signal == SIGUSR1) {
@@ -127,6 +171,11 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         }
     });
     proxy.start();
+    // Listeners are open: from here on nothing needs root. Before any thread starts.
+    if (user) {
+        dropPrivilegesTo(*user, capabilitiesNeeded(cli, markGiven));
+    }
+    events.startWriter();
     if (workers > 1) {
         log::info(std::to_string(workers) + " workers, each with its own SO_REUSEPORT listeners");
     }
@@ -156,22 +205,25 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(CLI::Validator(checkEndpoint, "ADDR:PORT", "endpoint"));
     app->add_option("--events", cli->events,
                     "Write JSON Lines events (accepted, connected, closed, stats) to FILE, "
-                    "or - for stdout")
-        ->type_name("FILE|-");
+                    "or - for stdout. A new FILE is created 0600; a symlink, a non-regular "
+                    "file, or a file someone else could write is refused (docs/events.md)")
+        ->type_name("FILE|-")
+        ->check(nonEmpty());
     auto* mark = app->add_option("--mark", cli->mark,
                                  "Set SO_MARK on upstream sockets so rules can exempt the proxy's "
-                                 "own traffic (needs CAP_NET_ADMIN)");
+                                 "own traffic (needs CAP_NET_ADMIN)")
+                     ->check(nonEmpty());
     app->add_flag("--spoof-source", cli->spoofSource,
                   "Full transparency: upstream sockets bind the client's address "
                   "(IP_TRANSPARENT), so the server sees the client; needs the return-path "
                   "rules of docs/full-transparency.md and CAP_NET_ADMIN");
     app->add_option("--connect-timeout", cli->connectTimeout,
                     "Seconds to wait for the upstream connect; then the client is reset")
-        ->check(CLI::PositiveNumber)
+        ->check(secondsBetween(0.001, 3600))
         ->capture_default_str();
     app->add_option("--idle-timeout", cli->idleTimeout,
                     "Seconds without traffic before both sides are reset; 0 disables")
-        ->check(CLI::NonNegativeNumber)
+        ->check(secondsBetween(0.001, 7 * 86400, true))
         ->capture_default_str();
     app->add_option("--max-connections", cli->maxConnections,
                     "Open connections at most; past it accept() pauses (clients wait in the "
@@ -192,20 +244,28 @@ Command setupProxyCommand(CLI::App& parent) {
     app->add_option("--drain-timeout", cli->drainTimeout,
                     "On SIGINT/SIGTERM, seconds to let open connections finish before "
                     "resetting them")
-        ->check(CLI::NonNegativeNumber)
+        ->check(secondsBetween(0, 3600))
         ->capture_default_str();
     app->add_flag("--udp", cli->udp,
                   "Also proxy UDP on the same addresses (tproxy mode only: SO_ORIGINAL_DST does "
                   "not work for UDP). A session per (client, original destination)");
     app->add_option("--udp-idle-timeout", cli->udpIdleTimeout,
                     "Seconds without a datagram before a UDP session is forgotten")
-        ->check(CLI::PositiveNumber)
+        ->check(secondsBetween(0.001, 86400))
         ->capture_default_str();
     app->add_option("--max-udp-sessions", cli->maxUdpSessions,
                     "UDP sessions at most; datagrams of new ones are dropped past it")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
+    app->add_option("--user", cli->user,
+                    "Once the listeners are open, become this user (and its primary group, no "
+                    "supplementary groups) and keep only the capabilities the options need: "
+                    "CAP_NET_ADMIN for --spoof-source, --mark, --udp (plus "
+                    "CAP_NET_BIND_SERVICE for --udp), none otherwise. Needs root; see "
+                    "docs/proxy.md#privileges")
+        ->type_name("NAME")
+        ->check(nonEmpty());
     return Command{app, [cli, mark, maxConnections] {
                        return runProxy(*cli, mark->count() > 0, maxConnections->count() > 0);
                    }};

@@ -23,18 +23,47 @@ struct ReportCommandOptions {
     bool quiet = false;
 };
 
-void writeFile(const std::string& path, const std::string& content) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+// Opened before any work, so that an output path that cannot be written is bad input (exit 2)
+// and costs nothing.
+std::ofstream openOutput(const std::string& option, const std::string& path) {
+    std::ofstream out;
+    if (!path.empty()) {
+        errno = 0;
+        out.open(path, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            throw UsageError(option + " " + path + ": cannot write it (" +
+                             errnoText(errno ? errno : EIO) + ")");
+        }
+    }
+    return out;
+}
+
+void writeFile(std::ofstream& out, const std::string& path, const std::string& content) {
     out << content;
+    out.flush();
     if (!out) {
         throw setupError(errno ? errno : EIO, "write(" + path + ")");
     }
 }
 
+// A run directory that is not what the labs write (no meta.json, a broken pcap) is bad input.
+RunRecords loadRun(const std::string& directory) {
+    try {
+        return loadRunRecords(directory);
+    } catch (const std::system_error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw UsageError(std::string("run ") + directory + ": " + e.what());
+    }
+}
+
 int runReport(const ReportCommandOptions& cli) {
+    auto textOut = openOutput("--text", cli.textPath);
+    auto htmlOut = openOutput("--html", cli.htmlPath);
+    auto jsonOut = openOutput("--json", cli.jsonPath);
     std::vector<RunRecords> runs;
     for (const auto& directory : cli.runs) {
-        runs.push_back(loadRunRecords(directory));
+        runs.push_back(loadRun(directory));
     }
     auto report = buildReport(runs);
     std::string text = renderTextReport(report);
@@ -42,13 +71,13 @@ int runReport(const ReportCommandOptions& cli) {
         std::fputs(text.c_str(), stdout);
     }
     if (!cli.textPath.empty()) {
-        writeFile(cli.textPath, text);
+        writeFile(textOut, cli.textPath, text);
     }
     if (!cli.htmlPath.empty()) {
-        writeFile(cli.htmlPath, renderHtmlReport(report));
+        writeFile(htmlOut, cli.htmlPath, renderHtmlReport(report));
     }
     if (!cli.jsonPath.empty()) {
-        writeFile(cli.jsonPath, report.dump(2) + "\n");
+        writeFile(jsonOut, cli.jsonPath, report.dump(2) + "\n");
     }
     return 0;
 }

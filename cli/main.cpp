@@ -2,6 +2,7 @@
 // (0 fine, 1 setup failure, 2 bad input).
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <system_error>
 #include <vector>
 
@@ -12,8 +13,28 @@ namespace {
 constexpr int kSetupFailure = 1;
 constexpr int kBadInput = 2;
 
+// One line whatever the input held: control characters (a newline inside an argument) are
+// shown escaped, as \n or \xNN.
+std::string oneLine(const std::string& message) {
+    std::string line;
+    for (unsigned char c : message) {
+        if (c == '\n') {
+            line += "\\n";
+        } else if (c == '\t') {
+            line += "\\t";
+        } else if (c < 0x20 || c == 0x7f) {
+            char escaped[8];
+            std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+            line += escaped;
+        } else {
+            line += static_cast<char>(c);
+        }
+    }
+    return line;
+}
+
 void printError(const std::string& message) {
-    std::fprintf(stderr, "tplab: error: %s\n", message.c_str());
+    std::fprintf(stderr, "tplab: error: %s\n", oneLine(message).c_str());
 }
 
 }  // namespace

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <ctime>
 
+#include "log.hpp"
+#include "private_file.hpp"
 #include "result.hpp"
 
 namespace tplab {
@@ -90,39 +92,81 @@ std::string isoTimestampNow() {
     return text;
 }
 
-EventSink::EventSink(const std::string& path) {
+EventSink::EventSink() = default;
+
+EventSink::EventSink(const std::string& path, Start start) {
+    Fd out;
     if (path == "-") {
-        out_.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
-        if (!out_) {
+        out.reset(::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 0));
+        if (!out) {
             throw setupError(errno, "fcntl(stdout, F_DUPFD_CLOEXEC)");
         }
-        return;
+    } else {
+        out = openPrivateAppendFile(path, "--events");
     }
-    out_.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
-    if (!out_) {
-        throw setupError(errno, "open(" + path + ", O_WRONLY|O_CREAT|O_APPEND)");
+    *this = EventSink(std::move(out), start);
+}
+
+EventSink::EventSink(Fd out, Start start, std::size_t maxQueuedBytes,
+                     std::chrono::milliseconds closeTimeout)
+    : writer_(
+          std::make_unique<BackgroundLineWriter>(std::move(out), maxQueuedBytes, closeTimeout)) {
+    if (start == Start::Now) {
+        writer_->start();
     }
 }
 
-void EventSink::write(Json event) {
-    if (!out_) {
+EventSink::EventSink(EventSink&& other) noexcept = default;
+
+EventSink& EventSink::operator=(EventSink&& other) noexcept {
+    if (this != &other) {
+        close();
+        writer_ = std::move(other.writer_);
+    }
+    return *this;
+}
+
+EventSink::~EventSink() {
+    close();
+}
+
+void EventSink::close() noexcept {
+    if (!writer_) {
         return;
     }
-    event["time"] = isoTimestampNow();
-    std::string line = event.dump() + "\n";
-    const char* data = line.data();
-    std::size_t left = line.size();
-    while (left > 0) {
-        ssize_t n = ::write(out_.get(), data, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return;  // a full disk or a closed pipe must not stop the proxy
-        }
-        data += n;
-        left -= static_cast<std::size_t>(n);
+    writer_->close();
+    if (auto lost = writer_->dropped(); lost > 0) {
+        log::warn("--events: " + std::to_string(lost) +
+                  " event line(s) dropped: the reader did not keep up, or the output failed");
     }
+    writer_.reset();
+}
+
+void EventSink::startWriter() {
+    if (writer_) {
+        writer_->start();
+    }
+}
+
+bool EventSink::flush(std::chrono::milliseconds timeout) {
+    return !writer_ || writer_->flush(timeout);
+}
+
+std::uint64_t EventSink::dropped() const noexcept {
+    return writer_ ? writer_->dropped() : 0;
+}
+
+void EventSink::write(Json event) {
+    if (!writer_) {
+        return;
+    }
+    auto kind = event.find("event");
+    bool isStats = kind != event.end() && *kind == "stats";
+    if (isStats) {
+        event["events_dropped"] = writer_->dropped();
+    }
+    event["time"] = isoTimestampNow();
+    writer_->push(event.dump() + "\n", isStats);
 }
 
 }  // namespace tplab

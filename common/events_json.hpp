@@ -3,7 +3,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,7 @@
 #include "close_reason.hpp"
 #include "endpoint.hpp"
 #include "fd.hpp"
+#include "line_writer.hpp"
 #include "proxy_stats.hpp"
 
 namespace tplab {
@@ -31,18 +34,40 @@ Json statsEvent(std::string_view trigger, const ProxyStats& stats);
 // UTC wall-clock time with milliseconds: "2026-11-25T04:05:40.123Z".
 std::string isoTimestampNow();
 
-// Writes each event as one line, adding "time"; a disabled sink costs one branch per event.
+// Writes each event as one line, adding "time" (and "events_dropped" to `stats` events).
+// write() is thread-safe and never blocks on the output: the line goes to a queue that one
+// writer thread drains. Past kMaxQueuedBytes (a reader that stopped reading), lines are dropped
+// and counted; `stats` lines are always queued. A disabled sink costs one branch per event.
 class EventSink {
   public:
-    EventSink() = default;
-    // "-" is stdout; anything else is a file opened for append. Throws std::system_error.
-    explicit EventSink(const std::string& path);
+    static constexpr std::size_t kMaxQueuedBytes = std::size_t{4} << 20;
+    static constexpr std::chrono::milliseconds kCloseTimeout{2000};
+    // Later: the writer thread starts at startWriter(), e.g. once privileges are dropped.
+    enum class Start { Now, Later };
 
-    [[nodiscard]] bool enabled() const noexcept { return out_.valid(); }
+    EventSink();
+    // "-" is stdout; anything else is a private file opened for append (openPrivateAppendFile:
+    // UnsafePathError for a path it refuses, std::system_error for other failures).
+    explicit EventSink(const std::string& path, Start start = Start::Now);
+    EventSink(Fd out, Start start, std::size_t maxQueuedBytes = kMaxQueuedBytes,
+              std::chrono::milliseconds closeTimeout = kCloseTimeout);
+    EventSink(EventSink&& other) noexcept;
+    EventSink& operator=(EventSink&& other) noexcept;
+    // Writes what is queued for up to kCloseTimeout, then warns on stderr if lines were dropped.
+    ~EventSink();
+
+    [[nodiscard]] bool enabled() const noexcept { return writer_ != nullptr; }
     void write(Json event);
+    void startWriter();
+    // Waits until what was written so far is out (or dropped), up to `timeout`; for tests and
+    // readers of the file in the same process.
+    bool flush(std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    // Lines dropped so far: the queue was full, or the output failed.
+    [[nodiscard]] std::uint64_t dropped() const noexcept;
 
   private:
-    Fd out_;
+    void close() noexcept;
+    std::unique_ptr<BackgroundLineWriter> writer_;
 };
 
 }  // namespace tplab

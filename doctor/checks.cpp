@@ -201,7 +201,12 @@ void checkKernelAndPrivileges(const SystemSnapshot& s, const DoctorOptions& o, F
                    s.capNetAdmin
                        ? "CAP_NET_ADMIN: yes"
                        : "CAP_NET_ADMIN: no (IP_TRANSPARENT, SO_MARK and the rules need it)",
-                   s.capNetAdmin ? "" : "run as root, or setcap cap_net_admin+ep $(which tplab)"});
+                   // Not setcap on the binary: that would hand every local user a proxy that
+                   // can spoof any source address. The service holds the capability instead.
+                   s.capNetAdmin ? ""
+                                 : "run the proxy as root with --user (it keeps only what it "
+                                   "needs), or as the systemd unit contrib/tplab-proxy@.service "
+                                   "(AmbientCapabilities=CAP_NET_ADMIN)"});
     for (auto [module, what] :
          {std::pair{"xt_TPROXY", "the iptables TPROXY target"},
           std::pair{"xt_socket", "the iptables socket match"},

@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
     # build
     g++ cmake make pkg-config
-    libcli11-dev nlohmann-json3-dev libpcap-dev libgtest-dev libgmock-dev
+    libcli11-dev nlohmann-json3-dev libpcap-dev libcap-dev libgtest-dev libgmock-dev
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils

@@ -104,8 +104,8 @@ TEST(Cli, TproxyWithoutCapNetAdminSaysItNeedsIt) {
         << result.output;
 }
 
-TEST(Cli, UnwritableEventsFileIsASetupFailure) {
-    expectOneLineError("proxy --mode redirect --listen 127.0.0.1:15998 --events /nonexistent/x", 1,
+TEST(Cli, AnEventsFileInAMissingDirectoryIsBadInput) {
+    expectOneLineError("proxy --mode redirect --listen 127.0.0.1:15998 --events /nonexistent/x", 2,
                        "/nonexistent/x");
 }
 

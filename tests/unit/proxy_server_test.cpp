@@ -162,7 +162,8 @@ struct ProxyServerFixture : ::testing::Test {
         });
         return reply;
     }
-    std::vector<Json> readEvents(const std::string& type) const {
+    std::vector<Json> readEvents(const std::string& type) {
+        events.flush();  // the sink writes from a thread of its own
         std::ifstream in(eventsPath);
         std::vector<Json> result;
         for (std::string line; std::getline(in, line);) {
