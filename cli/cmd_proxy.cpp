@@ -24,6 +24,7 @@ struct ProxyCommandOptions {
     bool udp = false;
     double udpIdleTimeout = 30;
     std::size_t maxUdpSessions = 4096;
+    std::size_t maxUdpSessionsPerClient = 0;  // 0: max(1, maxUdpSessions / 8)
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
@@ -63,6 +64,12 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven) {
         UdpSettings udp;
         udp.idleTimeout = seconds(cli.udpIdleTimeout);
         udp.maxSessions = cli.maxUdpSessions;
+        udp.maxSessionsPerClient = cli.maxUdpSessionsPerClient;
+        if (udp.maxSessionsPerClient > udp.maxSessions) {
+            throw UsageError("--max-udp-sessions-per-client " +
+                             std::to_string(udp.maxSessionsPerClient) +
+                             " exceeds --max-udp-sessions " + std::to_string(udp.maxSessions));
+        }
         udp.mark = options.session.mark;
         udp.spoofSource = cli.spoofSource;
         options.udp = udp;
@@ -146,9 +153,15 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(CLI::PositiveNumber)
         ->capture_default_str();
     app->add_option("--max-udp-sessions", cli->maxUdpSessions,
-                    "UDP sessions at most; datagrams of new ones are dropped past it")
+                    "UDP sessions at most; past it a new flow closes the least recently used "
+                    "session")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
+    app->add_option("--max-udp-sessions-per-client", cli->maxUdpSessionsPerClient,
+                    "UDP sessions at most per client address (default: 1/8 of "
+                    "--max-udp-sessions); past it the client's new flow closes its least "
+                    "recently used session, so one host cannot lock others out")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
     return Command{app, [cli, mark] { return runProxy(*cli, mark->count() > 0); }};
 }

@@ -18,6 +18,7 @@ enum class CloseReason {
     IdleTimeout,     // nothing moved for --idle-timeout; both sides were reset
     DrainTimeout,    // still open when --drain-timeout ran out at shutdown; both sides were reset
     Stopped,         // a UDP session open when the proxy stopped (UDP has no end to wait for)
+    Evicted,         // a UDP session closed to make room for a new flow (a limit was reached)
 };
 
 constexpr std::string_view toString(CloseReason reason) {
@@ -46,6 +47,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "drain_timeout";
         case CloseReason::Stopped:
             return "stopped";
+        case CloseReason::Evicted:
+            return "evicted";
     }
     return "unknown";
 }
@@ -55,6 +58,7 @@ inline constexpr CloseReason kAllCloseReasons[] = {
     CloseReason::ConnectRefused, CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
     CloseReason::NotRedirected,  CloseReason::LoopRefused,    CloseReason::LookupFailed,
     CloseReason::IdleTimeout,    CloseReason::DrainTimeout,   CloseReason::Stopped,
+    CloseReason::Evicted,
 };
 
 }  // namespace tplab
