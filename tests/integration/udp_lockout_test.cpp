@@ -145,8 +145,8 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
     ASSERT_TRUE(after.contains("udp")) << after.dump();
     const auto& udp = after["udp"];
     const std::size_t flooded = acceptedFrom("192.0.2.2") - 1;  // less the echo session
-    // Pacing keeps the kernel from dropping much of the flood before the proxy reads it.
-    EXPECT_GT(flooded, 4000U) << after.dump();
+    // The kernel may drop part of the flood on a busy machine; enough must pass every limit.
+    EXPECT_GT(flooded, 2000U) << after.dump();
     EXPECT_EQ(after["udp_datagrams_dropped"], 0) << after.dump();
     const std::size_t open = udp["sessions"];
     const std::size_t evicted = udp["evicted"]["client_limit"].get<std::size_t>() +
@@ -163,9 +163,11 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
         EXPECT_EQ(udp["evicted"]["client_limit"], flooded + 1 - 512) << after.dump();
         EXPECT_EQ(udp["evicted"]["table_full"], 0) << after.dump();
     } else if (name == "table_full") {
+        // The flooding host holds the whole table: its own new flows evict its own sessions,
+        // and each of the two echo sessions evicts the oldest session overall.
         EXPECT_EQ(open, 1000U) << after.dump();
-        EXPECT_EQ(udp["evicted"]["table_full"], flooded + 2 - 1000) << after.dump();
-        EXPECT_EQ(udp["evicted"]["client_limit"], 0) << after.dump();
+        EXPECT_EQ(udp["evicted"]["client_limit"], flooded - 1000) << after.dump();
+        EXPECT_EQ(udp["evicted"]["table_full"], 2) << after.dump();
     } else {
         EXPECT_GT(udp["evicted"]["fd_limit"], 0) << after.dump();
         EXPECT_LT(open, 256U) << after.dump();
