@@ -251,7 +251,7 @@ UdpProxy::Session* UdpProxy::openSession(const UdpFlowKey& key, const Endpoint& 
         table_.remove(session);
         throw;
     }
-    ++stats_.udpSessions;
+    stats_.udpSessions = table_.size();
     ++stats_.accepted;
     if (events_.enabled()) {
         DestinationLookup lookup;
@@ -333,7 +333,7 @@ Result<UdpProxy::ReplySocket*> UdpProxy::replySocketFor(const UdpEndpointKey& ke
     ::shutdown(fd, SHUT_RD);  // it only sends
     auto [inserted, added] = replySockets_.try_emplace(key);
     inserted->second.fd = std::move(socket.value());
-    ++stats_.udpReplySockets;
+    stats_.udpReplySockets = replySockets_.size();
     return &inserted->second;
 }
 
@@ -345,7 +345,7 @@ void UdpProxy::releaseReplySocket(Session& session) {
     auto found = replySockets_.find(session.key().destination);
     if (found != replySockets_.end() && --found->second.users == 0) {
         replySockets_.erase(found);
-        --stats_.udpReplySockets;
+        stats_.udpReplySockets = replySockets_.size();
     }
 }
 
@@ -397,7 +397,6 @@ void UdpProxy::close(Session& session, CloseReason reason, const std::string& de
     session.closed = true;
     loop_.remove(session.upstream.get());
     releaseReplySocket(session);
-    --stats_.udpSessions;
     ++stats_.closedFor(reason);
     stats_.bytesClientToUpstream += session.bytesToUpstream;
     stats_.bytesUpstreamToClient += session.bytesToClient;
@@ -410,6 +409,7 @@ void UdpProxy::close(Session& session, CloseReason reason, const std::string& de
     }
     // A later event of this batch may still point at the session: destroy it afterwards.
     retired_.push_back(table_.remove(session));
+    stats_.udpSessions = table_.size();
     if (retired_.size() == 1) {
         loop_.defer([this] { retired_.clear(); });
     }
