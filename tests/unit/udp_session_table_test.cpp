@@ -1,6 +1,7 @@
 // The UDP session table without sockets: flow keys, LRU order, the per-client limit, which
 // session is evicted, and that nothing is left behind for a client whose sessions all closed.
 #include "udp_session_table.hpp"
+#include "udp_proxy.hpp"
 
 #include <gtest/gtest.h>
 
@@ -194,6 +195,17 @@ TEST(UdpSessionTable, ClampsThePerClientLimitToTheTable) {
     UdpSessionTable atLeastOne(0, 0);
     EXPECT_EQ(atLeastOne.maxSessions(), 1U);
     EXPECT_EQ(atLeastOne.maxPerClient(), 1U);
+}
+
+TEST(UdpSettings, ThePerClientLimitDefaultsToAnEighthOfTheTableAndAtLeastOne) {
+    UdpSettings settings;
+    EXPECT_EQ(settings.perClientLimit(), 512U);
+    settings.maxSessions = 5;
+    EXPECT_EQ(settings.perClientLimit(), 1U);
+    settings.maxSessionsPerClient = 3;
+    EXPECT_EQ(settings.perClientLimit(), 3U);
+    settings.maxSessionsPerClient = 50;
+    EXPECT_EQ(settings.perClientLimit(), 5U);
 }
 
 }  // namespace
