@@ -1,7 +1,7 @@
 // Issue 8, "UDP lock-out": one host sends a datagram to each of 4,200 ports through
 // `tplab proxy --udp`, then a second host, and the flooding host itself, must still get 5 of 5
-// echoes from a working server. Once per limit that can be reached: the per-client limit, the
-// whole table, and the process's file descriptors. The stats event must name the evictions, and
+// echoes from a working server. Once per limit that can be reached: the per-client limit (IPv4,
+// IPv6), the whole table, and the file descriptors. The stats event must name the evictions, and
 // after the idle timeout no session and no reply socket may be left.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -21,11 +21,10 @@ namespace {
 
 constexpr int kEchoPort = 7001;
 constexpr int kFloodPorts = 4200;
-const std::string kFloodTarget = "203.0.113.9";  // routed to the server, which drops it
-const std::string kSecondClient = "192.0.2.3";
 
 struct LockoutCase {
     std::string name;
+    Family family;
     std::vector<std::string> limits;  // extra tplab options
     std::string nofile;               // prlimit --nofile for the proxy, or ""
 };
@@ -40,15 +39,22 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
         workdir = ::mkdtemp(dir);
         net = std::make_unique<NetnsTopology>();
         const std::string& gw = net->gateway();
+        const bool v4 = GetParam().family == Family::Ipv4;
+        const std::string iptables = v4 ? "iptables" : "ip6tables";
+        const std::string ip = v4 ? "ip -4" : "ip -6";
+        const std::string floodNet = v4 ? "203.0.113.0/24" : "2001:db8:3::/64";
+        net->mustExec(gw, iptables +
+                              " -t mangle -A PREROUTING -i veth-c -p udp -j TPROXY "
+                              "--on-port 15002 --tproxy-mark 0x1/0x1");
+        net->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
         net->mustExec(gw,
-                      "iptables -t mangle -A PREROUTING -i veth-c -p udp -j TPROXY "
-                      "--on-port 15002 --tproxy-mark 0x1/0x1");
-        net->mustExec(gw, "ip rule add fwmark 0x1/0x1 lookup 100");
-        net->mustExec(gw, "ip route add local 0.0.0.0/0 dev lo table 100");
-        net->mustExec(gw, "ip route add 203.0.113.0/24 via 198.51.100.2");
+                      ip + " route add local " + (v4 ? "0.0.0.0/0" : "::/0") + " dev lo table 100");
+        net->mustExec(gw, ip + " route add " + floodNet + " via " + addresses().server);
         // The flood's destination answers nothing, not even ICMP.
-        net->mustExec(net->server(), "iptables -t raw -A PREROUTING -d 203.0.113.0/24 -j DROP");
-        net->mustExec(net->client(), "ip addr add " + kSecondClient + "/24 dev eth0");
+        net->mustExec(net->server(),
+                      iptables + " -t raw -A PREROUTING -d " + floodNet + " -j DROP");
+        net->mustExec(net->client(),
+                      "ip addr add " + secondClient() + (v4 ? "/24" : "/64 nodad") + " dev eth0");
 
         std::vector<std::string> argv;
         if (!GetParam().nofile.empty()) {
@@ -57,15 +63,16 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
         for (const std::string& arg :
              {std::string(TPLAB_BINARY), std::string("proxy"), std::string("--mode"),
               std::string("tproxy"), std::string("--udp"), std::string("--listen"),
-              std::string("0.0.0.0:15002"), std::string("--udp-idle-timeout"), std::string("5"),
-              std::string("--events"), workdir + "/events.jsonl"}) {
+              std::string("0.0.0.0:15002"), std::string("--listen"), std::string("[::]:15002"),
+              std::string("--udp-idle-timeout"), std::string("5"), std::string("--events"),
+              workdir + "/events.jsonl"}) {
             argv.push_back(arg);
         }
         argv.insert(argv.end(), GetParam().limits.begin(), GetParam().limits.end());
-        echo =
-            net->spawn(net->server(),
-                       {"socat", "UDP-LISTEN:" + std::to_string(kEchoPort) + ",fork", "EXEC:cat"},
-                       workdir + "/echo.log");
+        echo = net->spawn(
+            net->server(),
+            {"socat", "UDP6-LISTEN:" + std::to_string(kEchoPort) + ",ipv6only=0,fork", "EXEC:cat"},
+            workdir + "/echo.log");
         proxy = net->spawn(gw, argv, workdir + "/proxy.log");
         ASSERT_TRUE(net->waitListening(net->server(), kEchoPort, true));
         ASSERT_TRUE(net->waitListening(gw, 15002, true)) << file("proxy.log");
@@ -77,6 +84,13 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
         if (!workdir.empty()) {
             std::filesystem::remove_all(workdir);
         }
+    }
+    const Addresses& addresses() const { return addressesFor(GetParam().family); }
+    std::string secondClient() const {
+        return GetParam().family == Family::Ipv4 ? "192.0.2.3" : "2001:db8:1::3";
+    }
+    std::string floodTarget() const {  // routed to the server, which drops it
+        return GetParam().family == Family::Ipv4 ? "203.0.113.9" : "2001:db8:3::9";
     }
     std::string file(const std::string& name) const {
         std::ifstream in(workdir + "/" + name);
@@ -109,10 +123,11 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
         return {};
     }
     std::size_t acceptedFrom(const std::string& client) const {
+        const std::string prefix = withPort(client, 0).substr(0, withPort(client, 0).size() - 1);
         std::size_t count = 0;
         for (const auto& event : events()) {
             if (event["event"] == "accepted" &&
-                event["client"].get<std::string>().rfind(client + ":", 0) == 0) {
+                event["client"].get<std::string>().rfind(prefix, 0) == 0) {
                 ++count;
             }
         }
@@ -120,8 +135,8 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
     }
     CommandResult echoFrom(const std::string& source) const {
         return net->exec(net->client(), std::string(TPLAB_TEST_TOOLS) + "/udp_echo_client.py " +
-                                            "198.51.100.2 " + std::to_string(kEchoPort) + " 5 " +
-                                            source);
+                                            addresses().server + " " + std::to_string(kEchoPort) +
+                                            " 5 " + source);
     }
 
     std::string workdir;
@@ -131,20 +146,21 @@ class UdpLockout : public ::testing::TestWithParam<LockoutCase> {
 };
 
 TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
-    auto flood =
-        net->exec(net->client(), std::string(TPLAB_TEST_TOOLS) + "/udp_flood.py " + kFloodTarget +
-                                     " 20000 " + std::to_string(kFloodPorts));
+    auto flood = net->exec(net->client(),
+                           std::string(TPLAB_TEST_TOOLS) + "/udp_flood.py " + floodTarget() +
+                               " 20000 " + std::to_string(kFloodPorts) + " " + addresses().client);
     ASSERT_EQ(flood.exitCode, 0) << flood.output;
 
-    auto second = echoFrom(kSecondClient);
-    EXPECT_EQ(second.output, "ok 5 from 198.51.100.2\n") << file("proxy.log");
-    auto same = echoFrom("192.0.2.2");
-    EXPECT_EQ(same.output, "ok 5 from 198.51.100.2\n") << file("proxy.log");
+    const std::string answered = "ok 5 from " + addresses().server + "\n";
+    auto second = echoFrom(secondClient());
+    EXPECT_EQ(second.output, answered) << file("proxy.log");
+    auto same = echoFrom(addresses().client);
+    EXPECT_EQ(same.output, answered) << file("proxy.log");
 
     auto after = stats();
     ASSERT_TRUE(after.contains("udp")) << after.dump();
     const auto& udp = after["udp"];
-    const std::size_t flooded = acceptedFrom("192.0.2.2") - 1;  // less the echo session
+    const std::size_t flooded = acceptedFrom(addresses().client) - 1;  // less the echo session
     // The kernel may drop part of the flood on a busy machine; enough must pass every limit.
     EXPECT_GT(flooded, 2000U) << after.dump();
     EXPECT_EQ(after["udp_datagrams_dropped"], 0) << after.dump();
@@ -158,7 +174,7 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
     EXPECT_EQ(udp["reply_sockets"], open - 1) << after.dump();
 
     const std::string& name = GetParam().name;
-    if (name == "per_client_limit") {  // 4096 / 8 = 512 per client
+    if (name.rfind("per_client_limit", 0) == 0) {  // 4096 / 8 = 512 per client
         EXPECT_EQ(open, 512U + 1U) << after.dump();
         EXPECT_EQ(udp["evicted"]["client_limit"], flooded + 1 - 512) << after.dump();
         EXPECT_EQ(udp["evicted"]["table_full"], 0) << after.dump();
@@ -182,12 +198,15 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
 }
 
 INSTANTIATE_TEST_SUITE_P(, UdpLockout,
-                         ::testing::Values(LockoutCase{"per_client_limit", {}, ""},
+                         ::testing::Values(LockoutCase{"per_client_limit", Family::Ipv4, {}, ""},
+                                           LockoutCase{
+                                               "per_client_limit_ipv6", Family::Ipv6, {}, ""},
                                            LockoutCase{"table_full",
+                                                       Family::Ipv4,
                                                        {"--max-udp-sessions", "1000",
                                                         "--max-udp-sessions-per-client", "1000"},
                                                        ""},
-                                           LockoutCase{"fd_limit", {}, "256"}),
+                                           LockoutCase{"fd_limit", Family::Ipv4, {}, "256"}),
                          [](const auto& testCase) { return testCase.param.name; });
 
 }  // namespace
