@@ -31,6 +31,7 @@ struct ProxyCommandOptions {
     bool udp = false;
     double udpIdleTimeout = 30;
     std::size_t maxUdpSessions = 4096;
+    std::size_t maxUdpSessionsPerClient = 0;  // 0: max(1, maxUdpSessions / 8)
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
@@ -63,7 +64,9 @@ SpliceMode spliceMode(const std::string& text) {
 // Pipes for splice() get what is left, up to a quarter of the connections.
 void fitConnectionsInFdLimit(ProxyOptions& options, std::size_t workers, bool maxGiven) {
     FdLimits limits = raiseOpenFileLimit();
-    std::size_t udpSessions = options.udp ? options.udp->maxSessions : 0;
+    // UDP sessions are not budgeted: at EMFILE the UDP table closes its least recently used
+    // session and tries again (docs/udp.md), so UDP never stops the proxy from starting.
+    std::size_t udpSessions = 0;
     std::size_t listeners = options.listen.size() * (options.udp ? 2 : 1);
     if (limits.soft == 0) {
         return;
@@ -146,6 +149,12 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         UdpSettings udp;
         udp.idleTimeout = seconds(cli.udpIdleTimeout);
         udp.maxSessions = cli.maxUdpSessions;
+        udp.maxSessionsPerClient = cli.maxUdpSessionsPerClient;
+        if (udp.maxSessionsPerClient > udp.maxSessions) {
+            throw UsageError("--max-udp-sessions-per-client " +
+                             std::to_string(udp.maxSessionsPerClient) +
+                             " exceeds --max-udp-sessions " + std::to_string(udp.maxSessions));
+        }
         udp.mark = options.session.upstream.mark;
         udp.spoofSource = cli.spoofSource;
         options.udp = udp;
@@ -254,9 +263,15 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(secondsBetween(0.001, 86400))
         ->capture_default_str();
     app->add_option("--max-udp-sessions", cli->maxUdpSessions,
-                    "UDP sessions at most; datagrams of new ones are dropped past it")
+                    "UDP sessions at most; past it a new flow closes the least recently used "
+                    "session")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
+    app->add_option("--max-udp-sessions-per-client", cli->maxUdpSessionsPerClient,
+                    "UDP sessions at most per client address (default: 1/8 of "
+                    "--max-udp-sessions); past it the client's new flow closes its least "
+                    "recently used session, so one host cannot lock others out")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
     app->add_option("--user", cli->user,
                     "Once the listeners are open, become this user (and its primary group, no "

@@ -19,6 +19,7 @@ enum class CloseReason {
     DrainTimeout,    // still open when --drain-timeout ran out at shutdown; both sides were reset
     Stopped,         // a UDP session open when the proxy stopped (UDP has no end to wait for)
     ProxyError,  // the proxy itself failed for this connection (no memory, epoll_ctl); both reset
+    Evicted,     // a UDP session closed to make room for a new flow (a limit was reached)
 };
 
 constexpr std::string_view toString(CloseReason reason) {
@@ -49,6 +50,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "stopped";
         case CloseReason::ProxyError:
             return "proxy_error";
+        case CloseReason::Evicted:
+            return "evicted";
     }
     return "unknown";
 }
@@ -58,7 +61,7 @@ inline constexpr CloseReason kAllCloseReasons[] = {
     CloseReason::ConnectRefused, CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
     CloseReason::NotRedirected,  CloseReason::LoopRefused,    CloseReason::LookupFailed,
     CloseReason::IdleTimeout,    CloseReason::DrainTimeout,   CloseReason::Stopped,
-    CloseReason::ProxyError,
+    CloseReason::ProxyError,     CloseReason::Evicted,
 };
 
 }  // namespace tplab

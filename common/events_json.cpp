@@ -77,7 +77,19 @@ Json statsEvent(std::string_view trigger, const ProxyStats& stats) {
             {"accept_errors", stats.acceptErrors},
             {"accept_paused_at_limit", stats.acceptPausedAtLimit},
             {"budget_yields", stats.budgetYields},
-            {"udp_datagrams_dropped", stats.udpDatagramsDropped}};
+            {"udp_datagrams_dropped", stats.udpDatagramsDropped},
+            {"udp",
+             {{"sessions", stats.udpSessions},
+              {"reply_sockets", stats.udpReplySockets},
+              {"dropped",
+               {{"no_destination", stats.udpDroppedNoDestination},
+                {"loop", stats.udpDroppedLoop},
+                {"session_error", stats.udpDroppedSessionError}}},
+              {"send_errors", stats.udpSendErrors},
+              {"evicted",
+               {{"client_limit", stats.udpEvictedClientLimit},
+                {"table_full", stats.udpEvictedTableFull},
+                {"fd_limit", stats.udpEvictedFdLimit}}}}}};
 }
 
 std::string isoTimestampNow() {

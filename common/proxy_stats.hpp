@@ -45,8 +45,17 @@ struct ProxyStats {
     Counter bytesUpstreamToClient;
     Counter acceptErrors;
     Counter acceptPausedAtLimit;
-    Counter budgetYields;         // a busy connection stepped aside so that others could run
-    Counter udpDatagramsDropped;  // no original destination, loop, or table full
+    Counter budgetYields;             // a busy connection stepped aside so that others could run
+    Counter udpDatagramsDropped;      // the sum of the udpDropped* reasons below
+    Counter udpDroppedNoDestination;  // no IP_ORIGDSTADDR control message
+    Counter udpDroppedLoop;           // addressed to the proxy's own port
+    Counter udpDroppedSessionError;   // socket/bind/connect/epoll failed for a new flow
+    Counter udpSendErrors;            // send() or sendto() failed: datagram lost
+    Counter udpEvictedClientLimit;    // the client's LRU session gave way to its new flow
+    Counter udpEvictedTableFull;      // the LRU session overall gave way to a new flow
+    Counter udpEvictedFdLimit;        // an LRU session closed to free fds (EMFILE)
+    Counter udpSessions;              // open now
+    Counter udpReplySockets;          // open now (one per destination in use)
     std::array<Counter, std::size(kAllCloseReasons)> closed{};
 
     Counter& closedFor(CloseReason reason) { return closed[static_cast<std::size_t>(reason)]; }
@@ -61,6 +70,15 @@ struct ProxyStats {
         acceptPausedAtLimit += other.acceptPausedAtLimit;
         budgetYields += other.budgetYields;
         udpDatagramsDropped += other.udpDatagramsDropped;
+        udpDroppedNoDestination += other.udpDroppedNoDestination;
+        udpDroppedLoop += other.udpDroppedLoop;
+        udpDroppedSessionError += other.udpDroppedSessionError;
+        udpSendErrors += other.udpSendErrors;
+        udpEvictedClientLimit += other.udpEvictedClientLimit;
+        udpEvictedTableFull += other.udpEvictedTableFull;
+        udpEvictedFdLimit += other.udpEvictedFdLimit;
+        udpSessions += other.udpSessions;
+        udpReplySockets += other.udpReplySockets;
         for (std::size_t i = 0; i < closed.size(); ++i) {
             closed[i] += other.closed[i];
         }

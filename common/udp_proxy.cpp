@@ -1,6 +1,7 @@
-// The UDP session table. Datagrams arrive on the transparent listener with their original
-// destination in a control message; each (client, destination) pair gets a connected upstream
-// socket, and replies leave from a socket bound to that destination.
+// The UDP relay. Datagrams arrive on the transparent listener with their original destination
+// in a control message; each (client, destination) pair gets a connected upstream socket, and
+// replies leave from a socket bound to that destination. A new flow is always served: when a
+// limit is reached, the least recently used session gives way (see udp_session_table.hpp).
 #include "udp_proxy.hpp"
 
 #include <netinet/in.h>
@@ -9,10 +10,12 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <random>
+#include <system_error>
 
 #include "log.hpp"
 #include "socket_ops.hpp"
-#include "spoof_source.hpp"
+#include "upstream_socket.hpp"
 
 namespace tplab {
 namespace {
@@ -20,15 +23,25 @@ namespace {
 constexpr int kDatagramBatch = 64;
 constexpr std::size_t kMaxDatagram = 65536;
 
-std::string sessionKey(const Endpoint& client, const Endpoint& destination) {
-    return client.toString() + ">" + destination.toString();
-}
-
 double msSince(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
 
+bool isFdShortage(int err) {
+    return err == EMFILE || err == ENFILE;
+}
+
+std::uint64_t randomSeed() {
+    std::random_device device;
+    return (std::uint64_t{device()} << 32) ^ device();
+}
+
 }  // namespace
+
+std::size_t UdpSettings::perClientLimit() const noexcept {
+    std::size_t limit = maxSessionsPerClient == 0 ? maxSessions / 8 : maxSessionsPerClient;
+    return std::clamp<std::size_t>(limit, 1, std::max<std::size_t>(maxSessions, 1));
+}
 
 struct UdpProxy::Listener : EventHandler {
     UdpProxy* proxy = nullptr;
@@ -37,21 +50,25 @@ struct UdpProxy::Listener : EventHandler {
     void onEvents(std::uint32_t /*events*/) override { proxy->onDatagram(*this); }
 };
 
-struct UdpProxy::Session : EventHandler {
+struct UdpProxy::Session : UdpSessionTable::Entry, EventHandler {
     UdpProxy* proxy = nullptr;
-    std::string key;
     std::uint64_t id = 0;
     Endpoint client;
     Endpoint destination;
     Fd upstream;
-    std::shared_ptr<Fd> reply;  // bound to `destination`, shared by its sessions
+    int replyFd = -1;  // the shared socket bound to `destination`, owned by replySockets_
+    bool closed = false;
     std::uint64_t bytesToUpstream = 0;
     std::uint64_t bytesToClient = 0;
     std::uint64_t datagramsToUpstream = 0;
     std::uint64_t datagramsToClient = 0;
     Clock::time_point started = Clock::now();
     Clock::time_point lastActivity = Clock::now();
-    void onEvents(std::uint32_t /*events*/) override { proxy->onUpstreamReadable(*this); }
+    void onEvents(std::uint32_t /*events*/) override {
+        if (!closed) {  // an event of this batch may reach a session closed earlier in it
+            proxy->onUpstreamReadable(*this);
+        }
+    }
 };
 
 UdpProxy::UdpProxy(EventLoop& loop, Backend& backend, EventSink& events, ProxyStats& stats,
@@ -61,7 +78,10 @@ UdpProxy::UdpProxy(EventLoop& loop, Backend& backend, EventSink& events, ProxySt
       events_(events),
       stats_(stats),
       nextId_(nextId),
-      settings_(std::move(settings)) {}
+      settings_(std::move(settings)),
+      buffer_(std::make_unique_for_overwrite<char[]>(kMaxDatagram)),
+      table_(settings_.maxSessions, settings_.perClientLimit(), randomSeed()),
+      replySockets_(0, UdpKeyHash{randomSeed()}) {}
 
 UdpProxy::~UdpProxy() {
     stop(CloseReason::Stopped);
@@ -100,11 +120,11 @@ void UdpProxy::scheduleSweep() {
 }
 
 void UdpProxy::onDatagram(Listener& listener) {
-    std::array<char, kMaxDatagram> data{};
-    alignas(cmsghdr) std::array<char, 256> control{};
+    char* data = buffer_.get();
+    alignas(cmsghdr) std::array<char, 256> control;
     for (int i = 0; i < kDatagramBatch; ++i) {
-        sockaddr_storage from{};
-        iovec buffer{data.data(), data.size()};
+        sockaddr_storage from;
+        iovec buffer{data, kMaxDatagram};
         msghdr message{};
         message.msg_name = &from;
         message.msg_namelen = sizeof(from);
@@ -120,162 +140,249 @@ void UdpProxy::onDatagram(Listener& listener) {
             return;
         }
         Endpoint client =
-            Endpoint::fromSockaddr(reinterpret_cast<sockaddr*>(&from), message.msg_namelen)
-                .unmapped();
+            Endpoint::fromSockaddr(reinterpret_cast<sockaddr*>(&from), message.msg_namelen);
         auto destination = backend_.datagramDestination(message);
         if (!destination) {
             ++stats_.udpDatagramsDropped;
-            log::debug("datagram from " + client.toString() + " without IP_ORIGDSTADDR: dropped");
+            ++stats_.udpDroppedNoDestination;
+            if (log::enabled(log::Level::Debug)) {
+                log::debug("datagram from " + client.toString() +
+                           " without IP_ORIGDSTADDR: dropped");
+            }
             continue;
         }
-        Session* session = sessionFor(client, destination->unmapped(), listener);
+        Session* session = sessionFor(client, *destination, listener);
         if (session == nullptr) {
             ++stats_.udpDatagramsDropped;
             continue;
         }
-        if (::send(session->upstream.get(), data.data(), static_cast<std::size_t>(n), 0) >= 0) {
-            session->bytesToUpstream += static_cast<std::uint64_t>(n);
-            ++session->datagramsToUpstream;
-            session->lastActivity = Clock::now();
+        if (::send(session->upstream.get(), data, static_cast<std::size_t>(n), 0) < 0) {
+            ++stats_.udpSendErrors;
+            continue;
         }
+        session->bytesToUpstream += static_cast<std::uint64_t>(n);
+        ++session->datagramsToUpstream;
+        session->lastActivity = Clock::now();
+        table_.touch(*session);
     }
 }
 
+// Finds the flow's session, or opens one, making room first; nullptr (the datagram is dropped,
+// and the reason counted) when the datagram loops or the session cannot be opened.
 UdpProxy::Session* UdpProxy::sessionFor(const Endpoint& client, const Endpoint& destination,
                                         const Listener& listener) {
-    const std::string key = sessionKey(client, destination);
-    if (auto found = sessions_.find(key); found != sessions_.end()) {
-        return found->second.get();
+    const UdpFlowKey key{UdpEndpointKey::from(client), UdpEndpointKey::from(destination)};
+    if (auto* found = table_.find(key)) {
+        return static_cast<Session*>(found);
     }
     if (destination.port() == listener.address.port() &&
         (destination.sameAddress(listener.address) || sys::isLocalAddress(destination))) {
-        log::debug("datagram from " + client.toString() + " to the proxy's own port: dropped");
+        ++stats_.udpDroppedLoop;
+        if (log::enabled(log::Level::Debug)) {
+            log::debug("datagram from " + client.toString() + " to the proxy's own port: dropped");
+        }
         return nullptr;  // it reached the listener without TPROXY: relaying it would loop
     }
-    if (sessions_.size() >= settings_.maxSessions) {
-        log::debug("--max-udp-sessions reached: datagram from " + client.toString() + " dropped");
-        return nullptr;
-    }
-    auto session = std::make_unique<Session>();
-    session->proxy = this;
-    session->key = key;
-    session->id = nextId_++;
-    session->client = client;
-    session->destination = destination;
-    auto socket = sys::openSocket(destination.family(), SOCK_DGRAM);
-    if (!socket) {
-        return nullptr;
-    }
-    session->upstream = std::move(socket.value());
-    int fd = session->upstream.get();
-    if (settings_.mark) {
-        sys::setIntOption(fd, SOL_SOCKET, SO_MARK, static_cast<int>(*settings_.mark));
-    }
-    if (settings_.spoofSource) {
-        if (auto bound = bindToClientAddress(fd, client, destination); !bound) {
-            log::debug("bind(" + client.addressString() +
-                       ") for --spoof-source: " + errnoText(bound.error()));
-            return nullptr;
+    for (auto victim = table_.victimFor(key.client); victim.entry != nullptr;
+         victim = table_.victimFor(key.client)) {
+        if (victim.reason == UdpEviction::ClientLimit) {
+            ++stats_.udpEvictedClientLimit;
+            evict(*victim.entry, "--max-udp-sessions-per-client " +
+                                     std::to_string(table_.maxPerClient()) + " reached by " +
+                                     client.unmapped().addressString());
+        } else {
+            ++stats_.udpEvictedTableFull;
+            evict(*victim.entry,
+                  "--max-udp-sessions " + std::to_string(table_.maxSessions()) + " reached");
         }
     }
-    if (auto connected = sys::connectTo(fd, destination); !connected) {
-        log::debug("connect(" + destination.toString() + ", UDP): " + errnoText(connected.error()));
+    try {
+        if (Session* session =
+                openSession(key, client.unmapped(), destination.unmapped(), listener)) {
+            return session;
+        }
+    } catch (const std::exception& e) {  // ENOMEM in epoll_ctl, bad_alloc: this flow only
+        log::warn("UDP session " + client.toString() + " -> " + destination.toString() + ": " +
+                  e.what());
+    }
+    ++stats_.udpDroppedSessionError;
+    return nullptr;
+}
+
+UdpProxy::Session* UdpProxy::openSession(const UdpFlowKey& key, const Endpoint& client,
+                                         const Endpoint& destination, const Listener& listener) {
+    // Out of fds, the least recently used session gives its fds to the new flow.
+    auto withFdRetry = [this](auto open) {
+        auto opened = open();
+        if (!opened && isFdShortage(opened.error()) && table_.leastRecentlyUsed() != nullptr) {
+            ++stats_.udpEvictedFdLimit;
+            evict(*table_.leastRecentlyUsed(), "out of file descriptors (EMFILE)");
+            opened = open();
+        }
+        return opened;
+    };
+    auto upstream = withFdRetry([&] { return openUpstreamSocket(client, destination); });
+    if (!upstream) {
         return nullptr;
     }
-    session->reply = replySocketFor(destination);
-    if (!session->reply) {
+    auto reply = withFdRetry([&] { return replySocketFor(key.destination, destination); });
+    if (!reply) {
         return nullptr;
     }
-    loop_.add(fd, EPOLLIN, session.get());
+    auto owned = std::make_unique<Session>();
+    Session& session = *owned;
+    session.proxy = this;
+    session.id = nextId_++;
+    session.client = client;
+    session.destination = destination;
+    session.upstream = std::move(upstream.value());
+    session.replyFd = reply.value()->fd.get();
+    ++reply.value()->users;
+    try {
+        table_.insert(key, std::move(owned));
+    } catch (...) {
+        releaseReplySocket(session);
+        throw;
+    }
+    try {
+        loop_.add(session.upstream.get(), EPOLLIN, &session);
+    } catch (...) {
+        releaseReplySocket(session);
+        table_.remove(session);
+        throw;
+    }
+    stats_.udpSessions = table_.size();
     ++stats_.accepted;
     if (events_.enabled()) {
         DestinationLookup lookup;
         lookup.destination = destination;
         lookup.method = destination.isIpv6() ? "IPV6_ORIGDSTADDR" : "IP_ORIGDSTADDR";
-        events_.write(acceptedEvent(session->id, backend_.name(), client, listener.address,
+        events_.write(acceptedEvent(session.id, backend_.name(), client, listener.address,
                                     destination, lookup, "udp"));
-        auto local = sys::localAddress(fd);
-        auto event =
-            connectedEvent(session->id, local ? local.value() : Endpoint(), destination, 0);
+        auto local = sys::localAddress(session.upstream.get());
+        auto event = connectedEvent(session.id, local ? local.value() : Endpoint(), destination, 0);
         event["protocol"] = "udp";
         events_.write(event);
     }
-    Session* raw = session.get();
-    sessions_.emplace(key, std::move(session));
-    return raw;
+    return &session;
+}
+
+// The upstream socket is prepared as for TCP (upstream_socket.hpp), then connected.
+Result<Fd> UdpProxy::openUpstreamSocket(const Endpoint& client, const Endpoint& destination) const {
+    UpstreamFailure failure;
+    auto socket = tplab::openUpstreamSocket(SOCK_DGRAM, client, destination,
+                                            {settings_.mark, settings_.spoofSource}, failure);
+    if (!socket) {
+        log::debug(failure.call + " for UDP to " + destination.toString() + ": " +
+                   errnoText(failure.error));
+        return socket;
+    }
+    if (auto connected = sys::connectTo(socket.value().get(), destination); !connected) {
+        log::debug("connect(" + destination.toString() + ", UDP): " + errnoText(connected.error()));
+        return Result<Fd>::failure(connected.error());
+    }
+    return socket;
 }
 
 // SO_REUSEADDR lets every session towards one destination share this socket, and lets it
 // coexist with a listener; IP_TRANSPARENT lets it bind an address that is not ours.
-std::shared_ptr<Fd> UdpProxy::replySocketFor(const Endpoint& destination) {
-    const std::string key = destination.toString();
-    if (auto existing = replySockets_[key].lock()) {
-        return existing;
+// The socket lives while a session uses it (releaseReplySocket).
+Result<UdpProxy::ReplySocket*> UdpProxy::replySocketFor(const UdpEndpointKey& key,
+                                                        const Endpoint& destination) {
+    if (auto found = replySockets_.find(key); found != replySockets_.end()) {
+        return &found->second;
     }
     auto socket = sys::openSocket(destination.family(), SOCK_DGRAM);
     if (!socket) {
-        return nullptr;
+        log::debug("socket(UDP) to reply as " + destination.toString() + ": " +
+                   errnoText(socket.error()));
+        return Result<ReplySocket*>::failure(socket.error());
     }
-    auto reply = std::make_shared<Fd>(std::move(socket.value()));
-    int fd = reply->get();
+    int fd = socket.value().get();
     bool v6 = destination.isIpv6();
-    bool ok = sys::setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1).ok() &&
-              (v6 ? sys::setIntOption(fd, SOL_IPV6, IPV6_TRANSPARENT, 1)
-                  : sys::setIntOption(fd, SOL_IP, IP_TRANSPARENT, 1))
-                  .ok() &&
-              (!v6 || sys::setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1).ok());
-    if (auto bound = sys::bindTo(fd, destination); !ok || !bound) {
+    Status status = sys::setIntOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (status) {
+        status = v6 ? sys::setIntOption(fd, SOL_IPV6, IPV6_TRANSPARENT, 1)
+                    : sys::setIntOption(fd, SOL_IP, IP_TRANSPARENT, 1);
+    }
+    if (status && v6) {
+        status = sys::setIntOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, 1);
+    }
+    if (status) {
+        status = sys::bindTo(fd, destination);
+    }
+    if (!status) {
         log::warn("reply socket bound to " + destination.toString() + ": " +
-                  errnoText(bound ? EPERM : bound.error()));
-        return nullptr;
+                  errnoText(status.error()));
+        return Result<ReplySocket*>::failure(status.error());
     }
     ::shutdown(fd, SHUT_RD);  // it only sends
-    replySockets_[key] = reply;
-    return reply;
+    auto [inserted, added] = replySockets_.try_emplace(key);
+    inserted->second.fd = std::move(socket.value());
+    stats_.udpReplySockets = replySockets_.size();
+    return &inserted->second;
+}
+
+void UdpProxy::releaseReplySocket(Session& session) {
+    if (session.replyFd < 0) {
+        return;
+    }
+    session.replyFd = -1;
+    auto found = replySockets_.find(session.key().destination);
+    if (found != replySockets_.end() && --found->second.users == 0) {
+        replySockets_.erase(found);
+        stats_.udpReplySockets = replySockets_.size();
+    }
 }
 
 void UdpProxy::onUpstreamReadable(Session& session) {
-    std::array<char, kMaxDatagram> data{};
+    char* data = buffer_.get();
     for (int i = 0; i < kDatagramBatch; ++i) {
-        ssize_t n = ::recv(session.upstream.get(), data.data(), data.size(), 0);
+        ssize_t n = ::recv(session.upstream.get(), data, kMaxDatagram, 0);
         if (n < 0) {
             if (errno == ECONNREFUSED) {
                 // ICMP port unreachable from the server: nothing listens there.
-                close(session.key, CloseReason::ConnectRefused,
+                close(session, CloseReason::ConnectRefused,
                       "ICMP port unreachable from " + session.destination.toString());
             }
             return;
         }
         const Endpoint& client = session.client;
-        if (::sendto(session.reply->get(), data.data(), static_cast<std::size_t>(n), 0,
-                     client.sockaddrPtr(), client.length()) >= 0) {
-            session.bytesToClient += static_cast<std::uint64_t>(n);
-            ++session.datagramsToClient;
-            session.lastActivity = Clock::now();
+        if (::sendto(session.replyFd, data, static_cast<std::size_t>(n), 0, client.sockaddrPtr(),
+                     client.length()) < 0) {
+            ++stats_.udpSendErrors;
+            continue;
         }
+        session.bytesToClient += static_cast<std::uint64_t>(n);
+        ++session.datagramsToClient;
+        session.lastActivity = Clock::now();
+        table_.touch(session);
     }
 }
 
+// The table is in order of last activity, so the idle sessions are the oldest ones.
 void UdpProxy::sweepIdle() {
     auto now = Clock::now();
-    std::vector<std::string> idle;
-    for (const auto& [key, session] : sessions_) {
-        if (now - session->lastActivity >= settings_.idleTimeout) {
-            idle.push_back(key);
+    while (auto* oldest = table_.leastRecentlyUsed()) {
+        auto& session = static_cast<Session&>(*oldest);
+        if (now - session.lastActivity < settings_.idleTimeout) {
+            return;
         }
-    }
-    for (const auto& key : idle) {
-        close(key, CloseReason::IdleTimeout, "");
+        close(session, CloseReason::IdleTimeout, "");
     }
 }
 
-void UdpProxy::close(const std::string& key, CloseReason reason, const std::string& detail) {
-    auto found = sessions_.find(key);
-    if (found == sessions_.end()) {
+void UdpProxy::evict(UdpSessionTable::Entry& entry, const std::string& why) {
+    close(static_cast<Session&>(entry), CloseReason::Evicted, why);
+}
+
+void UdpProxy::close(Session& session, CloseReason reason, const std::string& detail) {
+    if (session.closed) {
         return;
     }
-    Session& session = *found->second;
+    session.closed = true;
     loop_.remove(session.upstream.get());
+    releaseReplySocket(session);
     ++stats_.closedFor(reason);
     stats_.bytesClientToUpstream += session.bytesToUpstream;
     stats_.bytesUpstreamToClient += session.bytesToClient;
@@ -287,8 +394,8 @@ void UdpProxy::close(const std::string& key, CloseReason reason, const std::stri
         events_.write(event);
     }
     // A later event of this batch may still point at the session: destroy it afterwards.
-    retired_.push_back(std::move(found->second));
-    sessions_.erase(found);
+    retired_.push_back(table_.remove(session));
+    stats_.udpSessions = table_.size();
     if (retired_.size() == 1) {
         loop_.defer([this] { retired_.clear(); });
     }
@@ -303,12 +410,8 @@ void UdpProxy::stop(CloseReason reason) {
         loop_.cancel(*sweepTimer_);
         sweepTimer_.reset();
     }
-    std::vector<std::string> keys;
-    for (const auto& [key, session] : sessions_) {
-        keys.push_back(key);
-    }
-    for (const auto& key : keys) {
-        close(key, reason, "");
+    while (auto* oldest = table_.leastRecentlyUsed()) {
+        close(static_cast<Session&>(*oldest), reason, "");
     }
 }
 

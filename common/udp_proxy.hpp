@@ -15,16 +15,23 @@
 #include "event_loop.hpp"
 #include "events_json.hpp"
 #include "proxy_stats.hpp"
+#include "result.hpp"
+#include "udp_session_table.hpp"
 
 namespace tplab {
 
 struct UdpSettings {
     Clock::duration idleTimeout = std::chrono::seconds(30);
     std::size_t maxSessions = 4096;
+    // 0: the default, max(1, maxSessions / 8).
+    std::size_t maxSessionsPerClient = 0;
     std::optional<std::uint32_t> mark;
     bool spoofSource = false;
+
+    [[nodiscard]] std::size_t perClientLimit() const noexcept;
 };
 
+// One instance per event loop; it keeps no global or static state.
 class UdpProxy {
   public:
     UdpProxy(EventLoop& loop, Backend& backend, EventSink& events, ProxyStats& stats,
@@ -37,20 +44,29 @@ class UdpProxy {
     void listen(const Endpoint& address, const ListenerOptions& options);
     // Closes the listeners and every session (UDP has no graceful end to wait for).
     void stop(CloseReason reason);
-    [[nodiscard]] std::size_t sessionCount() const noexcept { return sessions_.size(); }
+    [[nodiscard]] std::size_t sessionCount() const noexcept { return table_.size(); }
 
   private:
     struct Listener;
     struct Session;
+    struct ReplySocket {
+        Fd fd;
+        std::size_t users = 0;
+    };
 
     void onDatagram(Listener& listener);
     Session* sessionFor(const Endpoint& client, const Endpoint& destination,
                         const Listener& listener);
-    std::shared_ptr<Fd> replySocketFor(const Endpoint& destination);
+    Session* openSession(const UdpFlowKey& key, const Endpoint& client, const Endpoint& destination,
+                         const Listener& listener);
+    Result<Fd> openUpstreamSocket(const Endpoint& client, const Endpoint& destination) const;
+    Result<ReplySocket*> replySocketFor(const UdpEndpointKey& key, const Endpoint& destination);
+    void releaseReplySocket(Session& session);
     void onUpstreamReadable(Session& session);
     void scheduleSweep();
     void sweepIdle();
-    void close(const std::string& key, CloseReason reason, const std::string& detail);
+    void evict(UdpSessionTable::Entry& entry, const std::string& why);
+    void close(Session& session, CloseReason reason, const std::string& detail);
 
     EventLoop& loop_;
     Backend& backend_;
@@ -58,10 +74,11 @@ class UdpProxy {
     ProxyStats& stats_;
     std::atomic<std::uint64_t>& nextId_;
     UdpSettings settings_;
+    std::unique_ptr<char[]> buffer_;  // one datagram; never zeroed, only read into
     std::vector<std::unique_ptr<Listener>> listeners_;
-    std::unordered_map<std::string, std::unique_ptr<Session>> sessions_;
-    std::vector<std::unique_ptr<Session>> retired_;
-    std::unordered_map<std::string, std::weak_ptr<Fd>> replySockets_;
+    UdpSessionTable table_;
+    std::vector<std::unique_ptr<UdpSessionTable::Entry>> retired_;
+    std::unordered_map<UdpEndpointKey, ReplySocket, UdpKeyHash> replySockets_;
     std::optional<EventLoop::TimerId> sweepTimer_;
 };
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
 """Sends COUNT numbered datagrams to HOST PORT, one at a time, and checks every echo.
+With a fourth argument SOURCE, sends from that local address.
 
 Prints "ok N from SOURCE" when all N came back intact from the address they were sent to, or
 "lost ..." / "wrong ..." otherwise. Used by the UDP integration tests.
@@ -8,8 +9,11 @@ import socket
 import sys
 
 host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+source = sys.argv[4] if len(sys.argv) > 4 else None
 family = socket.AF_INET6 if ":" in host else socket.AF_INET
 with socket.socket(family, socket.SOCK_DGRAM) as sock:
+    if source:
+        sock.bind((source, 0))
     sock.settimeout(2)
     sources = set()
     for number in range(count):
