@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -10,8 +11,12 @@
 
 namespace tplab::test {
 
-GatewayLab::GatewayLab(const std::string& mode, Family family, bool spoofSource)
-    : mode_(mode), family_(family), spoofSource_(spoofSource) {
+GatewayLab::GatewayLab(const std::string& mode, Family family, bool spoofSource,
+                       std::vector<std::string> extraProxyArgs)
+    : mode_(mode),
+      family_(family),
+      spoofSource_(spoofSource),
+      extraProxyArgs_(std::move(extraProxyArgs)) {
     char dir[] = "/tmp/tplab-it-XXXXXX";
     if (::mkdtemp(dir) == nullptr) {
         throw std::runtime_error("mkdtemp failed");
@@ -54,7 +59,7 @@ void GatewayLab::applyRules() {
     const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
     const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
     const std::string ports = std::to_string(kHttpPort) + "," + std::to_string(kEchoPort) + "," +
-                              std::to_string(kClosedPort);
+                              std::to_string(kClosedPort) + "," + std::to_string(kLoadPort);
     const std::string& gw = net_->gateway();
     if (mode_ == "tproxy" || spoofSource_) {
         net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
@@ -80,8 +85,12 @@ void GatewayLab::applyRules() {
 
 void GatewayLab::startProxy() {
     std::vector<std::string> argv = {
-        TPLAB_BINARY,      "proxy", "--mode", mode_, "--events", workdir_ + "/events.jsonl",
-        "--drain-timeout", "1",     "-v"};
+        TPLAB_BINARY, "proxy", "--mode", mode_, "--events", workdir_ + "/events.jsonl", "-v"};
+    if (std::find(extraProxyArgs_.begin(), extraProxyArgs_.end(), "--drain-timeout") ==
+        extraProxyArgs_.end()) {
+        argv.insert(argv.end(), {"--drain-timeout", "1"});
+    }
+    argv.insert(argv.end(), extraProxyArgs_.begin(), extraProxyArgs_.end());
     if (spoofSource_) {
         argv.push_back("--spoof-source");
     }

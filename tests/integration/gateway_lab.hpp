@@ -16,15 +16,18 @@ namespace tplab::test {
 inline constexpr int kHttpPort = 80;
 inline constexpr int kEchoPort = 7000;
 inline constexpr int kClosedPort = 81;  // intercepted, but nothing listens behind it
+inline constexpr int kLoadPort = 9000;  // intercepted; the reliability tests' load_peer.py
 inline constexpr int kRedirectPort = 15001;
 inline constexpr int kTproxyPort = 15002;
 
 class GatewayLab {
   public:
     // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
-    // upstream and the gateway gets the return-path rule. Throws std::runtime_error naming a
-    // failed setup step.
-    GatewayLab(const std::string& mode, Family family, bool spoofSource = false);
+    // upstream and the gateway gets the return-path rule. extraProxyArgs are appended to the
+    // proxy's command line (one given there replaces the default --drain-timeout 1). Throws
+    // std::runtime_error naming a failed setup step.
+    GatewayLab(const std::string& mode, Family family, bool spoofSource = false,
+               std::vector<std::string> extraProxyArgs = {});
     ~GatewayLab();
 
     NetnsTopology& net() { return *net_; }
@@ -48,6 +51,7 @@ class GatewayLab {
     std::string mode_;
     Family family_;
     bool spoofSource_;
+    std::vector<std::string> extraProxyArgs_;
     std::string workdir_;
     std::unique_ptr<NetnsTopology> net_;
     Process httpServer_;
