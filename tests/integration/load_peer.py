@@ -92,8 +92,16 @@ def outcome_of(error):
 
 # ---------------------------------------------------------------- server
 
+def write_through(writer):
+    """drain() then waits until every byte is in the kernel, so write_eof() and close() never
+    leave data behind in asyncio's buffer (abort() would drop it: a truncated flow that is our
+    fault, not the proxy's)."""
+    writer.transport.set_write_buffer_limits(high=0)
+
+
 async def serve_flow(reader, writer, results):
     record = {"flow": None}
+    write_through(writer)
     try:
         header = await reader.readexactly(HEADER.size)
         flow, kind_index, up, down, offset = HEADER.unpack(header)
@@ -187,6 +195,7 @@ async def run_flow(plan, args, record):
     host, port = args.target.rsplit(":", 1)
     host = host.strip("[]")
     reader, writer = await asyncio.open_connection(host, int(port), limit=CHUNK)
+    write_through(writer)
     writer.write(HEADER.pack(plan["flow"], KINDS.index(plan["kind"]), plan["up"], plan["down"],
                              plan["offset"]))
     kind = plan["kind"]
@@ -224,7 +233,10 @@ async def run_flow(plan, args, record):
                 await asyncio.gather(upload(), receive_all(reader, pace))
         record["outcome"] = "eof"
     finally:
-        writer.transport.abort()
+        if record.get("outcome") == "eof":
+            writer.close()
+        else:
+            writer.transport.abort()
 
 
 async def run_one(plan, args, records):
