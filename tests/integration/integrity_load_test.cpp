@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <sstream>
+#include <vector>
 
 #include "gateway_lab.hpp"
 #include "proxy_probe.hpp"
@@ -24,12 +25,15 @@ struct LoadCase {
 struct LoadSettings {
     long long flows = envInt("TPLAB_LOAD_FLOWS", 250);
     long long maxSize = envInt("TPLAB_LOAD_MAX_SIZE", 8LL << 20);
-    long long rounds = envInt("TPLAB_LOAD_ROUNDS", 1);
+    long long rounds = envInt("TPLAB_LOAD_ROUNDS", 2);
     long long seed = envInt("TPLAB_LOAD_SEED", 1);
 };
 
-// RSS may stay above the baseline by this much after the load: malloc keeps some freed memory.
-constexpr std::size_t kRssToleranceKiB = 16 * 1024;
+// malloc keeps freed memory: after the first round RSS may stay up to what every flow's relay
+// buffers took at once (2 x 64 KiB each) above the baseline, plus this. After that it must not
+// grow from one round to the next by more than this: that would be a leak.
+constexpr std::size_t kRssSlackKiB = 8 * 1024;
+constexpr std::size_t kRelayBuffersKiB = 2 * 64;
 
 class IntegrityUnderLoad : public ::testing::TestWithParam<LoadCase> {
   protected:
@@ -86,6 +90,7 @@ TEST_P(IntegrityUnderLoad, EveryFlowArrivesIntactAndTheProxyGivesBackWhatItTook)
     std::size_t baselineRss = residentKiB(proxy);
 
     long long flows = 0, bytes = 0, checked = 0;
+    std::vector<std::size_t> rssAfterRound;
     for (long long round = 0; round < settings.rounds; ++round) {
         auto summary = runFlows(settings.flows, settings.maxSize, 1000 + round * settings.flows,
                                 settings.seed + round);
@@ -94,7 +99,10 @@ TEST_P(IntegrityUnderLoad, EveryFlowArrivesIntactAndTheProxyGivesBackWhatItTook)
         flows += summary["flows"].get<long long>();
         bytes += summary["bytes_up"].get<long long>() + summary["bytes_down"].get<long long>();
         checked += summary["sha_checked"].get<long long>();
-        std::cout << "round " << round << ": " << summary.dump() << "\n";
+        ASSERT_EQ(waitUntilIdle(*lab, std::chrono::seconds(30))["active"], 0);
+        rssAfterRound.push_back(residentKiB(proxy));
+        std::cout << "round " << round << ": " << summary.dump() << ", RSS " << rssAfterRound.back()
+                  << " KiB\n";
     }
 
     auto stats = waitUntilIdle(*lab, std::chrono::seconds(30));
@@ -110,8 +118,14 @@ TEST_P(IntegrityUnderLoad, EveryFlowArrivesIntactAndTheProxyGivesBackWhatItTook)
 
     EXPECT_EQ(openFdCount(proxy), baselineFds) << "fds leaked";
     std::size_t rss = residentKiB(proxy);
-    EXPECT_LE(rss, baselineRss + kRssToleranceKiB)
-        << "RSS " << rss << " KiB after the load, " << baselineRss << " KiB before";
+    EXPECT_LE(
+        rssAfterRound.front(),
+        baselineRss + kRssSlackKiB + kRelayBuffersKiB * static_cast<std::size_t>(settings.flows))
+        << "RSS " << rssAfterRound.front() << " KiB after the first round, " << baselineRss
+        << " KiB before";
+    EXPECT_LE(rss, rssAfterRound.front() + kRssSlackKiB)
+        << "RSS grew from " << rssAfterRound.front() << " KiB after the first round to " << rss
+        << " KiB after " << settings.rounds << ": a leak";
 
     auto fresh = runFlows(1, 1 << 20, 900, 7);
     EXPECT_EQ(fresh.value("failed", -1), 0) << "a fresh connection after the load: " << fresh;
