@@ -53,7 +53,13 @@ void Session::start(Fd client) {
         return;
     }
     destination_ = lookup.destination->unmapped();
-    if (host_.loopGuard().isOwnUpstream(client_, destination_)) {
+    // With --spoof-source an upstream takes the client's address and a port of the gateway's
+    // choosing, which a real client connection may use too: then the pair says nothing. The
+    // check is skipped when --mark exempts our upstreams from interception anyway
+    // (docs/full-transparency.md, "Port collisions").
+    const UpstreamOptions& upstream = host_.settings().upstream;
+    bool pairIsAmbiguous = upstream.spoofSource && upstream.mark;
+    if (!pairIsAmbiguous && host_.loopGuard().isOwnUpstream(client_, destination_)) {
         refuse(CloseReason::LoopRefused, "client " + client_.toString() +
                                              " is this proxy's own upstream connection, "
                                              "intercepted again (exempt it with --mark)");

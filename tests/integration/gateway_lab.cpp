@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -54,7 +55,7 @@ void GatewayLab::applyRules() {
     const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
     const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
     const std::string ports = std::to_string(kHttpPort) + "," + std::to_string(kEchoPort) + "," +
-                              std::to_string(kClosedPort);
+                              std::to_string(kClosedPort) + "," + std::to_string(kLoadPort);
     const std::string& gw = net_->gateway();
     if (mode_ == "tproxy" || spoofSource_) {
         net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
@@ -81,8 +82,12 @@ void GatewayLab::applyRules() {
 void GatewayLab::startProxy() {
     std::vector<std::string> argv = launch_.prefix;
     argv.insert(argv.end(), {TPLAB_BINARY, "proxy", "--mode", mode_, "--events",
-                             workdir_ + "/events.jsonl", "--drain-timeout", "1", "-v"});
-    argv.insert(argv.end(), launch_.extraArgs.begin(), launch_.extraArgs.end());
+                             workdir_ + "/events.jsonl", "-v"});
+    const auto& extra = launch_.extraArgs;
+    if (std::find(extra.begin(), extra.end(), "--drain-timeout") == extra.end()) {
+        argv.insert(argv.end(), {"--drain-timeout", "1"});
+    }
+    argv.insert(argv.end(), extra.begin(), extra.end());
     if (spoofSource_) {
         argv.push_back("--spoof-source");
     }

@@ -16,6 +16,7 @@ namespace tplab::test {
 inline constexpr int kHttpPort = 80;
 inline constexpr int kEchoPort = 7000;
 inline constexpr int kClosedPort = 81;  // intercepted, but nothing listens behind it
+inline constexpr int kLoadPort = 9000;  // intercepted; the reliability tests' load_peer.py
 inline constexpr int kRedirectPort = 15001;
 inline constexpr int kTproxyPort = 15002;
 
@@ -28,7 +29,8 @@ struct ProxyLaunch {
 class GatewayLab {
   public:
     // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
-    // upstream and the gateway gets the return-path rule. Throws std::runtime_error naming a
+    // upstream and the gateway gets the return-path rule. A --drain-timeout among
+    // launch.extraArgs replaces the default of 1. Throws std::runtime_error naming a
     // failed setup step.
     GatewayLab(const std::string& mode, Family family, bool spoofSource = false,
                ProxyLaunch launch = {});
