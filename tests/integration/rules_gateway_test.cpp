@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,11 @@ struct UnscopedCase {
     Family family;
     bool spoofSource;
 };
+
+// gtest prints a failing test's parameter with this, instead of a dump of its bytes.
+[[maybe_unused]] void PrintTo(const UnscopedCase& c, std::ostream* out) {
+    *out << c.firewall << "_" << familyName(c.family) << (c.spoofSource ? "_spoof" : "");
+}
 
 class UnscopedTproxyRules : public ::testing::TestWithParam<UnscopedCase> {
   protected:
@@ -156,6 +162,11 @@ struct UdpRulesCase {
     bool spoofSource;
     bool scoped;  // --in-interface veth-c --dport 7001, or the unscoped recipe
 };
+
+[[maybe_unused]] void PrintTo(const UdpRulesCase& c, std::ostream* out) {
+    *out << c.firewall << "_" << familyName(c.family) << (c.spoofSource ? "_spoof" : "")
+         << (c.scoped ? "_scoped" : "_unscoped");
+}
 
 class UdpThroughTproxyRules : public ::testing::TestWithParam<UdpRulesCase> {
   protected:
