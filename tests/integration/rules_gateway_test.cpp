@@ -32,12 +32,21 @@ class RulesOnAGateway {
         proxy_.stop();
         for (auto& process : others_)
             process.stop();
+        if (!applied_.empty()) {  // also drops the record --apply keeps in /run/tplab
+            rules(applied_.substr(0, applied_.rfind(" --apply")) + " --remove");
+        }
     }
 
     NetnsTopology& net() { return net_; }
     WebTopology& web() { return *web_; }
 
+    // `tplab rules ARGUMENTS` in the gateway; what ends in --apply is removed at the end.
     CommandResult rules(const std::string& arguments) {
+        const std::string apply = " --apply";
+        if (arguments.size() > apply.size() &&
+            arguments.compare(arguments.size() - apply.size(), apply.size(), apply) == 0) {
+            applied_ = arguments;
+        }
         return net_.exec(net_.gateway(), std::string(TPLAB_BINARY) + " rules " + arguments);
     }
     void startProxy(std::vector<std::string> extra) {
@@ -60,6 +69,7 @@ class RulesOnAGateway {
     NetnsTopology& net_;
     Process proxy_;
     std::vector<Process> others_;
+    std::string applied_;
 };
 
 // --- 1. The unscoped recipe: `tplab rules --mode tproxy --port P --apply`, nothing else. ---
