@@ -29,6 +29,7 @@ struct RulesCommandOptions {
     std::string toAddress6;
     bool apply = false;
     bool remove = false;
+    bool inInterfaceGiven = false;
 };
 
 RuleSpec specFrom(const RulesCommandOptions& cli) {
@@ -57,6 +58,9 @@ int runRules(const RulesCommandOptions& cli) {
     if (cli.apply && cli.remove) {
         throw UsageError("--apply and --remove exclude each other");
     }
+    if (cli.inInterfaceGiven && cli.inInterface.empty()) {
+        throw UsageError("--in-interface '': an interface name has 1 to 15 bytes");
+    }
     auto steps = planRules(specFrom(cli));
     if (cli.apply) {
         applyPlan(steps, stdout);
@@ -77,7 +81,10 @@ Command setupRulesCommand(CLI::App& parent) {
         "Print the complete rule set a mode needs (sysctls, ip rule/route, iptables or nft),\n"
         "every line with the reason it is there. --apply makes it so and --remove undoes exactly\n"
         "what --apply added, both idempotent. Neither --ipv4 nor --ipv6 means both; TCP unless\n"
-        "--udp (give --tcp --udp for both). See docs/rules.md.");
+        "--udp (give --tcp --udp for both). Every TPROXY rule comes behind two guards: packets\n"
+        "of the gateway's own sockets and for its own addresses are left alone, so even an\n"
+        "unscoped rule keeps the gateway reachable. Values are checked; a bad one exits 2.\n"
+        "See docs/rules.md.");
     app->add_option("--mode", cli->mode, "redirect, dnat or tproxy")
         ->required()
         ->check(CLI::IsMember({"redirect", "dnat", "tproxy"}));
@@ -107,12 +114,18 @@ Command setupRulesCommand(CLI::App& parent) {
     app->add_option("--table", cli->table, "Routing table for the local route")
         ->check(CLI::Range(1, 252))
         ->capture_default_str();
-    app->add_option("--in-interface", cli->inInterface, "Only traffic arriving on this interface");
-    app->add_option("--to-address", cli->toAddress4, "--mode dnat: the IPv4 address to DNAT to");
+    auto* inInterface = app->add_option(
+        "--in-interface", cli->inInterface,
+        "Only traffic arriving on this interface (1-15 of A-Z a-z 0-9 _ . @ + -, exact name)");
+    app->add_option("--to-address", cli->toAddress4,
+                    "--mode dnat: the IPv4 address to DNAT to (one address, no prefix)");
     app->add_option("--to-address6", cli->toAddress6, "--mode dnat: the IPv6 address to DNAT to");
     app->add_flag("--apply", cli->apply, "Make it so (idempotent)");
     app->add_flag("--remove", cli->remove, "Undo what --apply added (idempotent)");
-    return Command{app, [cli] { return runRules(*cli); }};
+    return Command{app, [cli, inInterface] {
+                       cli->inInterfaceGiven = inInterface->count() > 0;
+                       return runRules(*cli);
+                   }};
 }
 
 }  // namespace tplab

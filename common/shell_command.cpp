@@ -15,15 +15,36 @@ extern char** environ;
 
 namespace tplab {
 
+namespace {
+
+// POSIX single quotes: everything inside is literal except ', written as '\''.
+std::string shellWord(const std::string& arg) {
+    const char* safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./_-";
+    if (!arg.empty() && arg.find_first_not_of(safe) == std::string::npos) {
+        return arg;
+    }
+    std::string quoted = "'";
+    for (char c : arg) {
+        quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    }
+    return quoted + "'";
+}
+
+}  // namespace
+
 std::string ShellCommand::text() const {
     std::string line;
     for (const auto& arg : argv) {
-        bool plain =
-            arg.find_first_of(" \t'\"$!{}|&;<>()*?[]\\") == std::string::npos && !arg.empty();
-        line += (line.empty() ? "" : " ") + (plain ? arg : "'" + arg + "'");
+        line += (line.empty() ? "" : " ") + shellWord(arg);
     }
     if (!input.empty()) {
-        line += " <<'EOF'\n" + input + "EOF";
+        // A here-document ends at the first line equal to its delimiter: pick one no line is.
+        const std::string body = input.back() == '\n' ? input : input + "\n";
+        std::string delimiter = "EOF";
+        while (("\n" + body).find("\n" + delimiter + "\n") != std::string::npos) {
+            delimiter += "_";
+        }
+        line += " <<'" + delimiter + "'\n" + body + delimiter;
     }
     return line;
 }

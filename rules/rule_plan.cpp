@@ -1,6 +1,11 @@
 // Building the plan: one place that knows every rule each mode needs, and why.
 #include "rule_plan.hpp"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -105,6 +110,59 @@ std::vector<std::string> target(const RuleSpec& spec, const Family& family) {
             port, "--tproxy-mark", hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark)};
 }
 
+// Every value ends up in an argv, a typed shell line and an `nft -f` script: take only what the
+// kernel accepts, from a charset that needs no quoting in any of them.
+// A rejected value as it can be shown on one line: control bytes and non-ASCII as \xNN.
+std::string shown(const std::string& value) {
+    std::string text;
+    for (unsigned char c : value) {
+        if (c >= 0x20 && c < 0x7f) {
+            text += static_cast<char>(c);
+        } else {
+            char escaped[5];
+            std::snprintf(escaped, sizeof(escaped), "\\x%02x", c);
+            text += escaped;
+        }
+    }
+    return text;
+}
+
+void validateInterface(const std::string& name) {
+    const std::string option = "--in-interface '" + shown(name) + "'";
+    auto allowed = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '.' || c == '@' || c == '+' || c == '-';
+    };
+    if (!std::all_of(name.begin(), name.end(), allowed)) {
+        throw std::invalid_argument(option + ": use only letters, digits and _ . @ + -");
+    }
+    if (name.size() > 15) {
+        throw std::invalid_argument(option + ": an interface name has at most 15 bytes, not " +
+                                    std::to_string(name.size()));
+    }
+    if (name == "." || name == "..") {
+        throw std::invalid_argument(option + ": '.' and '..' are not interface names");
+    }
+    if (name.back() == '+') {
+        throw std::invalid_argument(option +
+                                    ": a trailing '+' is a wildcard for iptables but a plain "
+                                    "character for nft; give the exact name");
+    }
+}
+
+void validateAddress(const std::string& option, const std::string& address, int family) {
+    const char* kind = family == AF_INET ? "IPv4" : "IPv6";
+    if (address.find('/') != std::string::npos) {
+        throw std::invalid_argument(option + " '" + shown(address) + "': one " + kind +
+                                    " address, not a prefix");
+    }
+    unsigned char parsed[sizeof(in6_addr)];
+    if (::inet_pton(family, address.c_str(), parsed) != 1) {
+        throw std::invalid_argument(option + " '" + shown(address) + "': not an " + kind +
+                                    " address");
+    }
+}
+
 void validate(const RuleSpec& spec) {
     if (spec.proxyPort == 0)
         throw std::invalid_argument("--port: the proxy's port is required");
@@ -112,6 +170,37 @@ void validate(const RuleSpec& spec) {
         throw std::invalid_argument("no address family selected");
     if (!spec.tcp && !spec.udp)
         throw std::invalid_argument("no protocol selected");
+    if (!spec.inInterface.empty())
+        validateInterface(spec.inInterface);
+    std::set<std::uint16_t> seen;
+    for (auto port : spec.destinationPorts) {
+        if (port == 0)
+            throw std::invalid_argument("--dport 0: ports are 1-65535");
+        if (!seen.insert(port).second) {
+            throw std::invalid_argument("--dport " + std::to_string(port) + " is given twice");
+        }
+    }
+    if (spec.destinationPorts.size() > 15) {
+        throw std::invalid_argument("--dport: at most 15 ports (iptables multiport), not " +
+                                    std::to_string(spec.destinationPorts.size()));
+    }
+    if (spec.table < 1 || spec.table > 252) {
+        throw std::invalid_argument("--table " + std::to_string(spec.table) +
+                                    ": use 1-252 (253-255 are the kernel's default, main and "
+                                    "local tables)");
+    }
+    if (spec.proxyMark == 0 || spec.tproxyMark == 0) {
+        throw std::invalid_argument(
+            "--mark 0: every unmarked packet carries mark 0, so it would exempt all traffic");
+    }
+    if (spec.mode != InterceptMode::Dnat &&
+        (!spec.dnatAddress4.empty() || !spec.dnatAddress6.empty())) {
+        throw std::invalid_argument("--to-address and --to-address6 are for --mode dnat only");
+    }
+    if (!spec.dnatAddress4.empty())
+        validateAddress("--to-address", spec.dnatAddress4, AF_INET);
+    if (!spec.dnatAddress6.empty())
+        validateAddress("--to-address6", spec.dnatAddress6, AF_INET6);
     if (spec.udp && spec.mode != InterceptMode::Tproxy) {
         throw std::invalid_argument(
             "--udp needs --mode tproxy: SO_ORIGINAL_DST cannot recover a "
@@ -158,27 +247,62 @@ void addRouting(const RuleSpec& spec, const Family& family, std::vector<RuleStep
         "", ""});
 }
 
+const char* kTransparentWhy =
+    "packets of flows a transparent socket here owns (relayed flows, spoofed replies): mark them "
+    "for local delivery; the chain goes on, so a client's next UDP datagram still reaches TPROXY";
+const char* kOwnSocketWhy =
+    "guard: packets of the gateway's own sockets (replies to its and the proxy's upstream "
+    "connections, sessions of local services) go on as usual; TPROXY drops them (not transparent)";
+const char* kLocalAddressWhy =
+    "guard: packets for the gateway's own addresses (ssh, local services) go on as usual; TPROXY "
+    "would hand them to the proxy, which would connect back here";
+
+// The TPROXY rule for `match`, behind the two guards that keep the gateway reachable.
+void addGuardedTproxy(const RuleSpec& spec, const Family& family, std::vector<std::string> match,
+                      std::vector<RuleStep>& steps) {
+    const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
+    auto ownSocket = match;
+    ownSocket.insert(ownSocket.end(),
+                     {"-m", "mark", "!", "--mark", mark, "-m", "socket", "-j", "ACCEPT"});
+    steps.push_back(
+        iptablesRule(kOwnSocketWhy, family.iptables, "mangle", "PREROUTING", ownSocket));
+    auto localAddress = match;
+    localAddress.insert(localAddress.end(),
+                        {"-m", "addrtype", "--dst-type", "LOCAL", "-j", "ACCEPT"});
+    steps.push_back(
+        iptablesRule(kLocalAddressWhy, family.iptables, "mangle", "PREROUTING", localAddress));
+    auto jump = target(spec, family);
+    match.insert(match.end(), jump.begin(), jump.end());
+    steps.push_back(iptablesRule(
+        "hand the remaining matching packets, unchanged, to the proxy's transparent listener",
+        family.iptables, "mangle", "PREROUTING", match));
+}
+
 void addIptables(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
     const bool tproxy = spec.mode == InterceptMode::Tproxy;
     const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
     for (const auto& protocol : protocolsOf(spec)) {
-        if (spec.spoofSource) {
-            steps.push_back(
-                iptablesRule("replies to a spoofed source belong to a transparent socket here: "
-                             "mark them so they "
-                             "are delivered locally instead of forwarded to the real client",
-                             family.iptables, "mangle", "PREROUTING",
-                             {"-p", protocol, "-m", "socket", "--transparent", "-j", "MARK",
-                              "--set-mark", mark}));
+        if (tproxy || spec.spoofSource) {
+            steps.push_back(iptablesRule(
+                tproxy ? kTransparentWhy
+                       : "replies to a spoofed source belong to a transparent socket here: mark "
+                         "them so they are delivered locally instead of forwarded to the real "
+                         "client",
+                family.iptables, "mangle", "PREROUTING",
+                {"-p", protocol, "-m", "socket", "--transparent", "-j", "MARK", "--set-mark",
+                 mark}));
         }
-        auto rule = trafficMatch(spec, protocol, true);
-        auto jump = target(spec, family);
-        rule.insert(rule.end(), jump.begin(), jump.end());
-        steps.push_back(iptablesRule(
-            tproxy ? "hand matching packets, unchanged, to the proxy's transparent listener"
-                   : "rewrite the destination of matching connections to the proxy (conntrack "
-                     "remembers the original for SO_ORIGINAL_DST)",
-            family.iptables, tproxy ? "mangle" : "nat", "PREROUTING", rule));
+        if (tproxy) {
+            addGuardedTproxy(spec, family, trafficMatch(spec, protocol, true), steps);
+        } else {
+            auto rule = trafficMatch(spec, protocol, true);
+            auto jump = target(spec, family);
+            rule.insert(rule.end(), jump.begin(), jump.end());
+            steps.push_back(iptablesRule(
+                "rewrite the destination of matching connections to the proxy (conntrack "
+                "remembers the original for SO_ORIGINAL_DST)",
+                family.iptables, "nat", "PREROUTING", rule));
+        }
         if (!spec.local) {
             continue;
         }
@@ -199,11 +323,10 @@ void addIptables(const RuleSpec& spec, const Family& family, std::vector<RuleSte
             if (!spec.inInterface.empty()) {
                 auto fromLo = trafficMatch(spec, protocol, false);
                 fromLo.insert(fromLo.begin(), {"-i", "lo"});
-                fromLo.insert(fromLo.end(), jump.begin(), jump.end());
-                steps.push_back(iptablesRule("rerouted local traffic arrives on lo",
-                                             family.iptables, "mangle", "PREROUTING", fromLo));
+                addGuardedTproxy(spec, family, fromLo, steps);
             }
         } else {
+            auto jump = target(spec, family);
             local.insert(local.end(), jump.begin(), jump.end());
             steps.push_back(iptablesRule(
                 "the gateway's own connections: nat OUTPUT is where they can be redirected",
@@ -239,20 +362,37 @@ std::string nftTarget(const RuleSpec& spec, const Family& family) {
            hex(spec.tproxyMark) + " accept";
 }
 
+// The tproxy statement for `match`, behind the same two guards as the iptables plan.
+// nft's `socket` expression, unlike xt_socket, also finds sockets bound to the wildcard
+// address (a listener on 0.0.0.0:80 would catch every forwarded SYN to port 80):
+// `socket wildcard 0` makes it match what `-m socket` matches.
+std::string nftGuardedTproxy(const RuleSpec& spec, const Family& family, const std::string& match) {
+    return "\t\t" + match + "socket transparent 0 socket wildcard 0 accept\n" + "\t\t" + match +
+           "fib daddr type local accept\n" + "\t\t" + match + nftTarget(spec, family) + "\n";
+}
+
 // One table holds everything, so applying is "replace the table" and removing is "delete it".
 std::string nftRuleset(const RuleSpec& spec) {
     const bool tproxy = spec.mode == InterceptMode::Tproxy;
     std::ostringstream nat, natOutput, mangle, routeOutput;
     for (const auto& protocol : protocolsOf(spec)) {
-        if (spec.spoofSource) {  // family-agnostic: one rule serves IPv4 and IPv6
-            mangle << "\t\tmeta l4proto " << protocol << " socket transparent 1 meta mark set "
-                   << hex(spec.tproxyMark) << " accept\n";
+        // Family-agnostic: one rule serves IPv4 and IPv6. No `accept`: the client's next UDP
+        // datagram belongs to the proxy's reply socket (bound to the server's address, so the
+        // lookup finds it) and must still reach tproxy, which hands it to the listener.
+        if (tproxy || spec.spoofSource) {
+            mangle << "\t\tmeta l4proto " << protocol
+                   << " socket transparent 1 socket wildcard 0 meta mark set "
+                   << hex(spec.tproxyMark) << "\n";
         }
     }
     for (const auto& family : familiesOf(spec)) {
         for (const auto& protocol : protocolsOf(spec)) {
-            std::string rule = nftMatch(spec, family, protocol, true) + nftTarget(spec, family);
-            (tproxy ? mangle : nat) << "\t\t" << rule << "\n";
+            if (tproxy) {
+                mangle << nftGuardedTproxy(spec, family, nftMatch(spec, family, protocol, true));
+            } else {
+                nat << "\t\t" << nftMatch(spec, family, protocol, true) << nftTarget(spec, family)
+                    << "\n";
+            }
             if (!spec.local)
                 continue;
             std::string local = family.nftFamily + " daddr != " + family.loopback + " " +
@@ -260,8 +400,8 @@ std::string nftRuleset(const RuleSpec& spec) {
             if (tproxy) {
                 routeOutput << "\t\t" << local << "meta mark set " << hex(spec.tproxyMark) << "\n";
                 if (!spec.inInterface.empty()) {
-                    mangle << "\t\tiifname \"lo\" " << nftMatch(spec, family, protocol, false)
-                           << nftTarget(spec, family) << "\n";
+                    mangle << nftGuardedTproxy(
+                        spec, family, "iifname \"lo\" " + nftMatch(spec, family, protocol, false));
                 }
             } else {
                 natOutput << "\t\t" << local << nftTarget(spec, family) << "\n";

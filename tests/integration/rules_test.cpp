@@ -7,6 +7,7 @@
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "process.hpp"
 #include "web_topology.hpp"
@@ -21,10 +22,18 @@ struct RulesCase {
     bool local = false;  // intercept the gateway's own traffic instead of the client's
 };
 
+std::string nameOf(const RulesCase& c) {
+    return c.mode + "_" + c.firewall + (c.family == Family::Ipv4 ? "_ipv4" : "_ipv6") +
+           (c.local ? "_local" : "");
+}
+
 std::string caseName(const ::testing::TestParamInfo<RulesCase>& info) {
-    return info.param.mode + "_" + info.param.firewall +
-           (info.param.family == Family::Ipv4 ? "_ipv4" : "_ipv6") +
-           (info.param.local ? "_local" : "");
+    return nameOf(info.param);
+}
+
+// gtest prints the parameter of a failing test with this, instead of a dump of its bytes.
+[[maybe_unused]] void PrintTo(const RulesCase& c, std::ostream* out) {
+    *out << nameOf(c);
 }
 
 class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
@@ -39,6 +48,7 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
         // Forwarding off, so that --apply must turn it on and --remove must turn it off again.
         net->mustExec(net->gateway(),
                       "sysctl -qw net.ipv4.ip_forward=0 net.ipv6.conf.all.forwarding=0");
+        ASSERT_TRUE(waitUntilTheLinksHaveSettled()) << kernelState();
     }
     void TearDown() override {
         proxy.stop();
@@ -64,6 +74,29 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
     CommandResult rules(const std::string& action) {
         return net->exec(net->gateway(),
                          std::string(TPLAB_BINARY) + rulesArguments() + " " + action);
+    }
+    // After a veth comes up the kernel adds its IPv6 link-local address and the routes that go
+    // with it (fe80::/64, ff00::/8, the local entry) on its own time: a "before" snapshot taken
+    // earlier than that differs from any later one, whatever tplab does. Wait for all of them,
+    // then for two equal snapshots in a row.
+    bool waitUntilTheLinksHaveSettled() {
+        const std::string probe =
+            "for dev in veth-c veth-s; do r=$(ip -6 route show table all dev $dev); "
+            "echo \"$r\" | grep -q '^fe80::/64' && echo \"$r\" | grep -q '^multicast ff00::/8' "
+            "&& echo \"$r\" | grep -q '^local fe80::' || exit 1; done; "
+            "test -z \"$(ip -6 addr show tentative)\"";
+        auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        std::string previous;
+        while (std::chrono::steady_clock::now() < deadline) {
+            if (net->exec(net->gateway(), probe).exitCode == 0) {
+                std::string now = kernelState();
+                if (now == previous)
+                    return true;
+                previous = now;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return false;
     }
     std::string kernelState() {
         return net

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <stdexcept>
+#include <vector>
+
+#include "shell_command.hpp"
 
 namespace tplab {
 namespace {
@@ -84,6 +88,179 @@ TEST(RulePlan, RefusesWhatCannotWork) {
     auto noPort = spec(InterceptMode::Redirect);
     noPort.proxyPort = 0;
     EXPECT_THROW(planRules(noPort), std::invalid_argument);
+}
+
+// The message planRules gives for `change` applied to a valid TPROXY spec, "" when it accepts it.
+template <typename Change>
+std::string refusal(Change change, Firewall firewall = Firewall::Nft) {
+    auto s = spec(InterceptMode::Tproxy);
+    s.firewall = firewall;
+    change(s);
+    try {
+        planRules(s);
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(RulePlanValidation, AnInterfaceNameThatClosesTheNftQuoteIsRefused) {
+    const std::string injection = "x\"}chain evil{type filter hook input priority 0;policy drop;}#";
+    std::string message = refusal([&](RuleSpec& s) { s.inInterface = injection; });
+    EXPECT_NE(message.find("--in-interface"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+}
+
+TEST(RulePlanValidation, InterfaceNamesTheKernelRefusesAreRefused) {
+    for (std::string bad :
+         std::vector<std::string>{"a'b", "veth-c-0123456789", "a b", "a\tb", "eth0:1", "a/b", ".",
+                                  "..", "a`id`", "a$b", "a\"b", "a\\b", "eth+", "a\nb"}) {
+        EXPECT_NE(refusal([&](RuleSpec& s) { s.inInterface = bad; }), "") << bad;
+        EXPECT_NE(refusal([&](RuleSpec& s) { s.inInterface = bad; }, Firewall::Iptables), "")
+            << bad;
+    }
+    EXPECT_NE(refusal([](RuleSpec& s) { s.inInterface = "a\nb"; }).find("a\\x0ab"),
+              std::string::npos)
+        << "a control byte is shown escaped, so the message stays one line";
+}
+
+TEST(RulePlanValidation, InterfaceNamesTheKernelAcceptsAreTaken) {
+    for (std::string good :
+         {"veth-c", "v", "eth0.100", "br_lan", "wg@0", "a+b", "fifteen-bytes15"}) {
+        EXPECT_EQ(refusal([&](RuleSpec& s) { s.inInterface = good; }), "") << good;
+    }
+}
+
+TEST(RulePlanValidation, DnatAddressesMustParseAsOneAddressOfTheirFamily) {
+    auto dnat = [](const std::string& v4, const std::string& v6) {
+        auto s = spec(InterceptMode::Dnat);
+        s.ipv6 = true;
+        s.dnatAddress4 = v4;
+        s.dnatAddress6 = v6;
+        try {
+            planRules(s);
+        } catch (const std::invalid_argument& e) {
+            return std::string(e.what());
+        }
+        return std::string();
+    };
+    EXPECT_EQ(dnat("192.0.2.1", "2001:db8::1"), "");
+    EXPECT_NE(dnat("192.0.2.1:80", "2001:db8::1"), "");
+    EXPECT_NE(dnat("192.0.2.0/24", "2001:db8::1"), "");
+    EXPECT_NE(dnat("192.0.2.256", "2001:db8::1"), "");
+    EXPECT_NE(dnat("2001:db8::1", "2001:db8::1"), "") << "an IPv6 address in --to-address";
+    EXPECT_NE(dnat("192.0.2.1", "192.0.2.1"), "") << "an IPv4 address in --to-address6";
+    EXPECT_NE(dnat("192.0.2.1", "2001:db8::1%eth0"), "");
+    EXPECT_NE(dnat("192.0.2.1;reboot", "2001:db8::1"), "");
+    EXPECT_NE(dnat("192.0.2.1", "2001:db8::/32"), "");
+    auto tproxyWithAddress = spec(InterceptMode::Tproxy);
+    tproxyWithAddress.dnatAddress4 = "192.0.2.1";
+    EXPECT_THROW(planRules(tproxyWithAddress), std::invalid_argument)
+        << "--to-address does nothing outside --mode dnat";
+}
+
+TEST(RulePlanValidation, PortsMarksAndTablesOutOfRangeAreRefused) {
+    EXPECT_NE(refusal([](RuleSpec& s) { s.destinationPorts = {0}; }), "");
+    EXPECT_NE(refusal([](RuleSpec& s) { s.destinationPorts = {80, 80}; }), "");
+    EXPECT_NE(refusal([](RuleSpec& s) {
+                  s.destinationPorts.clear();
+                  for (std::uint16_t port = 1; port <= 16; ++port)
+                      s.destinationPorts.push_back(port);
+              }),
+              "");
+    EXPECT_EQ(refusal([](RuleSpec& s) { s.destinationPorts = {53, 80, 443}; }), "");
+    EXPECT_NE(refusal([](RuleSpec& s) { s.proxyMark = 0; }), "")
+        << "mark 0 is every unmarked packet";
+    EXPECT_NE(refusal([](RuleSpec& s) { s.table = 0; }), "");
+    EXPECT_NE(refusal([](RuleSpec& s) { s.table = 254; }), "") << "the main table";
+    EXPECT_EQ(refusal([](RuleSpec& s) { s.table = 252; }), "");
+}
+
+// What sh makes of a printed command line: its words, one per line.
+std::string wordsAfterSh(const std::string& line) {
+    ShellCommand printWords{{"sh", "-c", "printf '%s\\n' " + line}, ""};
+    return runCommand(printWords).output;
+}
+
+TEST(ShellQuoting, APrintedCommandGivesTheShellExactlyItsArguments) {
+    std::vector<std::string> argv = {"printf",   "a'b",          "`id`", "$(id)", "x\"y", "!",
+                                     "a b",      "back\\slash",  "#",    "~",     "'",    "",
+                                     "[::1]:80", "plain-0x1/0x1"};
+    ShellCommand command{argv, ""};
+    std::string expected;
+    for (std::size_t i = 1; i < argv.size(); ++i)
+        expected += argv[i] + "\n";
+    std::string line = command.text();
+    EXPECT_EQ(wordsAfterSh(line.substr(std::string("printf ").size())), expected) << line;
+    EXPECT_EQ(ShellCommand({{"iptables", "-A", "0x1/0x1", "net.ipv4.ip_forward=1"}, ""}).text(),
+              "iptables -A 0x1/0x1 net.ipv4.ip_forward=1")
+        << "words that need no quotes get none";
+}
+
+TEST(ShellQuoting, AHereDocumentIsNotEndedByALineOfItsInput) {
+    ShellCommand command{{"cat"}, "first\nEOF\nlast\n"};
+    std::string line = command.text();
+    EXPECT_EQ(runCommand(ShellCommand{{"sh", "-c", line}, ""}).output, "first\nEOF\nlast\n")
+        << line;
+}
+
+TEST(RulePlan, EveryTproxyRuleComesBehindTheSocketAndLocalAddressGuards) {
+    for (Firewall firewall : {Firewall::Iptables, Firewall::Nft}) {
+        for (bool udp : {false, true}) {
+            for (bool local : {false, true}) {
+                for (bool spoof : {false, true}) {
+                    auto s = spec(InterceptMode::Tproxy);
+                    s.firewall = firewall;
+                    s.ipv6 = true;
+                    s.udp = udp;
+                    s.tcp = !udp;
+                    s.local = local;
+                    s.spoofSource = spoof;
+                    s.inInterface = "";
+                    s.destinationPorts.clear();
+                    std::string plan = renderPlan(planRules(s));
+                    const char* socketGuard = firewall == Firewall::Nft
+                                                  ? "socket transparent 0 socket wildcard 0 accept"
+                                                  : "-m socket -j ACCEPT";
+                    const char* localGuard = firewall == Firewall::Nft
+                                                 ? "fib daddr type local accept"
+                                                 : "-m addrtype --dst-type LOCAL -j ACCEPT";
+                    const char* tproxy = firewall == Firewall::Nft ? "tproxy ip" : "-j TPROXY";
+                    // Each TPROXY rule is preceded by its own two guards.
+                    bool socketGuarded = false, localGuarded = false;
+                    int rules = 0;
+                    std::istringstream lines(plan);
+                    for (std::string line; std::getline(lines, line);) {
+                        if (line.find(socketGuard) != std::string::npos) {
+                            socketGuarded = true;
+                        } else if (line.find(localGuard) != std::string::npos) {
+                            localGuarded = true;
+                        } else if (line.find(tproxy) != std::string::npos) {
+                            EXPECT_TRUE(socketGuarded && localGuarded) << line << "\n" << plan;
+                            socketGuarded = localGuarded = false;
+                            ++rules;
+                        }
+                    }
+                    EXPECT_EQ(rules, 2) << "one per family:\n" << plan;
+                }
+            }
+        }
+    }
+}
+
+TEST(RulePlan, NftDoesNotAcceptAtTheTransparentSocketRule) {
+    auto s = spec(InterceptMode::Tproxy);
+    s.firewall = Firewall::Nft;
+    s.udp = true;
+    s.tcp = false;
+    s.spoofSource = true;
+    std::string plan = renderPlan(planRules(s));
+    auto transparent = plan.find("meta l4proto udp socket transparent 1 socket wildcard 0");
+    ASSERT_NE(transparent, std::string::npos) << plan;
+    auto endOfLine = plan.find('\n', transparent);
+    EXPECT_EQ(plan.substr(transparent, endOfLine - transparent).find("accept"), std::string::npos)
+        << "a client's next datagram would be handed to the proxy's reply socket:\n"
+        << plan;
 }
 
 TEST(RulePlan, DnatNamesTheTargetPerFamily) {
