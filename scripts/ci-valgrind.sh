@@ -23,6 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# shellcheck disable=SC2054  # the commas belong to one valgrind option
 memcheck=(valgrind --quiet --error-exitcode=99 --leak-check=full
     --errors-for-leak-kinds=definite,indirect --track-fds=no)
 failed=0
