@@ -6,7 +6,7 @@
 #include <system_error>
 #include <vector>
 
-#include "command.hpp"
+#include "app.hpp"
 
 namespace {
 
@@ -40,16 +40,8 @@ void printError(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{
-        "tplab: teaches and compares the two ways Linux hands a transparent proxy its traffic\n"
-        "(REDIRECT/DNAT in the nat table, TPROXY in the mangle table), and is such a proxy.\n"
-        "Docs: docs/concepts.md. Labs: labs/quickstart.sh."};
-    app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
-    app.require_subcommand(1);
-    std::vector<tplab::Command> commands = {
-        tplab::setupProxyCommand(app), tplab::setupCaptureCommand(app),
-        tplab::setupReportCommand(app), tplab::setupRulesCommand(app),
-        tplab::setupDoctorCommand(app)};
+    CLI::App app;
+    std::vector<tplab::Command> commands = tplab::setupApp(app);
 
     std::string known;
     bool isKnown = false;

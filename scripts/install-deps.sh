@@ -14,6 +14,8 @@ packages=(
     iperf3 wrk sockperf nginx-light haproxy
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
     ruby chromium
+    # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
+    valgrind clang libclang-rt-14-dev
 )
 
 if [ "$(id -u)" -ne 0 ]; then

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# CI stage: the libFuzzer targets of tests/fuzz, built with clang in build-fuzz (ASan + UBSan).
+# Each target first replays its corpus (tests/fuzz/corpus/TARGET, the crashes found so far
+# included), then is fuzzed for FUZZ_SECONDS (default 60) starting from it. A crash fails the
+# stage; its input is saved in build-fuzz/crashes/TARGET/: add it to the corpus once fixed.
+# Usage: scripts/ci-fuzz.sh [TARGET...]   (default: every target)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${FUZZ_SECONDS:=60}"
+all_targets=(packet report endpoint cli rule_plan datagram_destination)
+targets=("$@")
+[[ ${#targets[@]} -gt 0 ]] || targets=("${all_targets[@]}")
+
+header() { printf '\n==== %s ====\n' "$*"; }
+
+header "fuzz: build with clang (build-fuzz)"
+start=$SECONDS
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_FUZZ=ON \
+    "${launcher[@]}" >/dev/null
+cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/%/_fuzzer}"
+echo "build-fuzz: $((SECONDS - start)) s"
+
+failed=()
+for target in "${targets[@]}"; do
+    header "fuzz: $target (${FUZZ_SECONDS} s)"
+    start=$SECONDS
+    binary=build-fuzz/tests/fuzz/${target}_fuzzer
+    corpus=tests/fuzz/corpus/$target
+    crashes=build-fuzz/crashes/$target
+    scratch=build-fuzz/new-corpus/$target  # what the fuzzer finds new; the repo's corpus is left as is
+    mkdir -p "$crashes" "$scratch"
+    if ! "$binary" -runs=0 "$corpus" >"build-fuzz/$target-replay.log" 2>&1; then
+        echo "FAIL: $target: an input of $corpus crashes"
+        tail -60 "build-fuzz/$target-replay.log"
+        failed+=("$target")
+        continue
+    fi
+    if "$binary" "$scratch" "$corpus" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
+        -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
+        >"build-fuzz/$target.log" 2>&1; then
+        echo "PASS: $target: $(grep -o 'stat::number_of_executed_units: *[0-9]*' \
+            "build-fuzz/$target.log" | grep -o '[0-9]*$') runs, no crash ($((SECONDS - start)) s)"
+    else
+        echo "FAIL: $target: crash, input in $crashes/"
+        grep -A40 '==ERROR\|runtime error\|fuzz check failed\|deadly signal' \
+            "build-fuzz/$target.log" | head -80
+        failed+=("$target")
+    fi
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+    header "FAILED: ${failed[*]}"
+    exit 1
+fi
+header "fuzz: no crash (${targets[*]}, ${FUZZ_SECONDS} s each)"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# CI stage: the suites under sanitizers, each build in its own directory, then valgrind.
+#   asan      build-asan, AddressSanitizer + UndefinedBehaviorSanitizer (leaks included):
+#             ctest -L unit, then ctest -L integration (needs root)
+#   tsan      build-tsan, ThreadSanitizer: the unit suite (tplab_unit_tests: the proxy core's
+#             threads, relay and server tests included)
+#   valgrind  scripts/ci-valgrind.sh on build/cli/tplab (the normal build: scripts/build.sh)
+# Usage: scripts/ci-sanitizers.sh [asan] [tsan] [valgrind]   (default: all three)
+# A sanitizer report anywhere fails the stage, also one from a tplab process that a test started
+# and whose exit status the test does not check: reports go to files, read at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+jobs=$(nproc)
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+
+header() { printf '\n==== %s ====\n' "$*"; }
+
+build() {  # build DIR SANITIZERS TARGET...
+    local dir=$1 sanitize=$2
+    shift 2
+    cmake -S . -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR=ON \
+        -DTPLAB_SANITIZE="$sanitize" "${launcher[@]}" >/dev/null
+    cmake --build "$dir" -j"$jobs" --target "$@"
+}
+
+# Prints every sanitizer report left in DIR and fails if there is one.
+no_reports() {
+    local dir=$1 found=0 report
+    for report in "$dir"/*; do
+        [[ -e "$report" ]] || continue
+        echo "---- $report"
+        cat "$report"
+        found=1
+    done
+    return "$found"
+}
+
+run_asan() {
+    header "AddressSanitizer + UBSan: build (build-asan)"
+    local start=$SECONDS
+    build build-asan address,undefined all
+    echo "build-asan: $((SECONDS - start)) s"
+    local reports
+    reports=$(realpath build-asan)/sanitizer-reports
+    rm -rf "$reports" && mkdir -p "$reports"
+    export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1"
+    export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
+    local status=0 label
+    for label in unit integration; do
+        header "AddressSanitizer + UBSan: ctest -L $label"
+        start=$SECONDS
+        ctest --test-dir build-asan -L "$label" --output-on-failure -j"$jobs" || status=1
+        echo "asan ctest -L $label: $((SECONDS - start)) s"
+    done
+    unset ASAN_OPTIONS UBSAN_OPTIONS
+    no_reports "$reports" || status=1
+    return "$status"
+}
+
+run_tsan() {
+    header "ThreadSanitizer: build (build-tsan)"
+    local start=$SECONDS
+    build build-tsan thread tplab_unit_tests
+    echo "build-tsan: $((SECONDS - start)) s"
+    header "ThreadSanitizer: the unit suite"
+    start=$SECONDS
+    # GCC 12's TSan needs the fixed memory layout it was built for; with mmap_rnd_bits above 28
+    # it dies with "unexpected memory mapping". setarch -R turns off ASLR for this process only.
+    local status=0
+    TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1" \
+        setarch "$(uname -m)" -R build-tsan/tests/tplab_unit_tests --gtest_brief=1 || status=1
+    echo "tsan unit suite: $((SECONDS - start)) s"
+    return "$status"
+}
+
+run_valgrind() {
+    header "valgrind: tplab report and a relay run of tplab proxy"
+    local start=$SECONDS status=0
+    [[ -x build/cli/tplab ]] || scripts/build.sh >/dev/null
+    scripts/ci-valgrind.sh build/cli/tplab || status=1
+    echo "valgrind: $((SECONDS - start)) s"
+    return "$status"
+}
+
+stages=("$@")
+[[ ${#stages[@]} -gt 0 ]] || stages=(asan tsan valgrind)
+failed=()
+for stage in "${stages[@]}"; do
+    case "$stage" in
+        asan | tsan | valgrind) "run_$stage" || failed+=("$stage") ;;
+        *) echo "ci-sanitizers: unknown stage '$stage' (asan, tsan, valgrind)" >&2; exit 2 ;;
+    esac
+done
+if [[ ${#failed[@]} -gt 0 ]]; then
+    header "FAILED: ${failed[*]}"
+    exit 1
+fi
+header "sanitizers: all passed (${stages[*]})"
