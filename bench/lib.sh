@@ -97,7 +97,7 @@ bench_tplab_proxy() {
     local mode=$1 port=$2
     shift 2
     start_bg "$ns_gw" "proxy-$arm.log" tplab proxy --mode "$mode" --listen "0.0.0.0:$port" \
-        --mark "$bench_proxy_mark" --max-connections $((idle_conns + 1000)) "$@" "${proxy_extra[@]}"
+        --mark "$bench_proxy_mark" --max-connections $((idle_conns + 500)) "$@" "${proxy_extra[@]}"
     bench_proxy_job=$bg_pid
     wait_listening "$ns_gw" "$port" || { cat "proxy-$arm.log" >&2; die "tplab proxy ($arm) did not listen"; }
 }
