@@ -208,6 +208,10 @@ void ProxyServer::sweep() {
         }
         oldest->connectTimedOut();
     }
+    if (sessionCount_ == 0) {  // nothing in flight: give the pools' memory and fds back
+        resources_.chunks.trim();
+        resources_.pipes.trim();
+    }
     auto idleLimit = options_.session.idleTimeout;
     if (idleLimit <= Clock::duration::zero()) {
         return;

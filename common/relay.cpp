@@ -187,7 +187,9 @@ bool Relay::readCopy(Direction& d, std::size_t want, std::size_t& got) {
             d.from.readable = read.error() == EINTR;
             return false;
         }
-        d.from.resetError = read.error();
+        if (d.from.resetError == 0) {
+            d.from.resetError = read.error();
+        }
         d.from.readEof = true;
         return true;
     }
@@ -240,7 +242,9 @@ bool Relay::readSplice(Direction& d, std::size_t want, std::size_t& got) {
             return false;
         }
         d.from.readEof = true;
-        d.from.resetError = err;
+        if (d.from.resetError == 0) {
+            d.from.resetError = err;  // 0 for a plain EOF; a reset seen by a write stays
+        }
         return true;
     }
     got = static_cast<std::size_t>(n);

@@ -24,6 +24,8 @@ class ChunkPool {
     // Never zero-filled: the bytes are overwritten before they are read.
     [[nodiscard]] Chunk acquire();
     void release(Chunk chunk) noexcept;
+    // Frees every idle chunk (the worker has nothing in flight).
+    void trim() noexcept { idle_.clear(); }
     [[nodiscard]] std::size_t idle() const noexcept { return idle_.size(); }
 
   private:
@@ -47,6 +49,11 @@ class PipePool {
     [[nodiscard]] std::unique_ptr<Pipe> acquire();
     // `pipe` must be empty to be kept; one with bytes left in it is closed.
     void release(std::unique_ptr<Pipe> pipe, bool empty) noexcept;
+    // Closes every idle pipe, so that an idle proxy holds no pipe fds.
+    void trim() noexcept {
+        open_ -= idle_.size();
+        idle_.clear();
+    }
     [[nodiscard]] std::size_t open() const noexcept { return open_; }
     [[nodiscard]] std::size_t idle() const noexcept { return idle_.size(); }
 

@@ -66,6 +66,13 @@ void GatewayLab::applyRules() {
         net_->mustExec(gw, iptables +
                                " -t mangle -A PREROUTING -i veth-s -p tcp -m socket --transparent"
                                " -j MARK --set-mark 0x1/0x1");
+        // The upstream leg (the proxy marks it 2) in a conntrack zone of its own, so that an
+        // upstream and a client flow sharing a 4-tuple are two entries, not one
+        // (docs/full-transparency.md, "Port collisions").
+        net_->mustExec(
+            gw, iptables + " -t raw -A OUTPUT -p tcp -m mark --mark 0x2/0x2" + " -j CT --zone 1");
+        net_->mustExec(gw, iptables + " -t raw -A PREROUTING -i veth-s -p tcp -m socket" +
+                               " --transparent -j CT --zone 1");
     }
     if (mode_ == "redirect") {
         net_->mustExec(gw, iptables +
@@ -90,6 +97,9 @@ void GatewayLab::startProxy() {
     argv.insert(argv.end(), extra.begin(), extra.end());
     if (spoofSource_) {
         argv.push_back("--spoof-source");
+        if (std::find(extra.begin(), extra.end(), "--mark") == extra.end()) {
+            argv.insert(argv.end(), {"--mark", "2"});  // as docs/full-transparency.md advises
+        }
     }
     if (mode_ == "redirect") {
         argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(kRedirectPort)});

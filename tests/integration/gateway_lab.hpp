@@ -29,7 +29,8 @@ struct ProxyLaunch {
 class GatewayLab {
   public:
     // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
-    // upstream and the gateway gets the return-path rule. A --drain-timeout among
+    // upstream (with --mark 2) and the gateway gets the return-path rule and a conntrack zone
+    // for the upstream leg. A --drain-timeout among
     // launch.extraArgs replaces the default of 1. Throws std::runtime_error naming a
     // failed setup step.
     GatewayLab(const std::string& mode, Family family, bool spoofSource = false,

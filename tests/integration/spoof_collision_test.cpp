@@ -31,15 +31,7 @@ class SpoofedPortCollisions : public ::testing::TestWithParam<CollisionCase> {
         for (const auto& ns : {lab->net().client(), lab->net().gateway()}) {
             lab->net().mustExec(ns, "sysctl -qw net.ipv4.ip_local_port_range=\"40000 40015\"");
         }
-        // Part 1 of the fix: the upstream leg in its own conntrack zone.
-        std::string iptables = GetParam().family == Family::Ipv4 ? "iptables" : "ip6tables";
-        lab->net().mustExec(
-            lab->net().gateway(),
-            iptables + " -t raw -A OUTPUT -p tcp -m mark --mark 0x2/0x2 -j CT --zone 1");
-        lab->net().mustExec(lab->net().gateway(),
-                            iptables +
-                                " -t raw -A PREROUTING -i veth-s -p tcp -m socket "
-                                "--transparent -j CT --zone 1");
+        // Part 1 of the fix, the conntrack zones, comes with GatewayLab's spoofing rules.
         server = lab->net().spawn(
             lab->net().server(),
             {"python3", std::string(TPLAB_TEST_TOOLS) + "/load_peer.py", "serve", "--port",
