@@ -76,6 +76,7 @@ Json statsEvent(std::string_view trigger, const ProxyStats& stats) {
             {"bytes_upstream_to_client", stats.bytesUpstreamToClient},
             {"accept_errors", stats.acceptErrors},
             {"accept_paused_at_limit", stats.acceptPausedAtLimit},
+            {"upstream_fd_shortages", stats.upstreamFdShortages},
             {"budget_yields", stats.budgetYields},
             {"udp_datagrams_dropped", stats.udpDatagramsDropped},
             {"udp",

@@ -46,8 +46,10 @@ ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, P
 
 ProxyServer::~ProxyServer() {
     closeListeners();
-    if (sweepTimer_) {
-        loop_.cancel(*sweepTimer_);
+    for (auto* timer : {&sweepTimer_, &backOffTimer_}) {
+        if (*timer) {
+            loop_.cancel(**timer);
+        }
     }
     while (Session* session = sessions_.front()) {
         sessions_.remove(*session);
@@ -128,10 +130,7 @@ void ProxyServer::acceptAll(Listener& listener) {
             // EMFILE, ENFILE, ENOBUFS, ENOMEM: the process is short of something. The pending
             // connection stays queued, so back off instead of spinning on a ready listener.
             ++stats_.acceptErrors;
-            log::warn("accept(" + listener.address.toString() + "): " + errnoText(err) +
-                      "; retrying in 100 ms");
-            pauseAccepting();
-            loop_.runAfter(kAcceptRetryAfterResourceError, [this] { resumeAccepting(); });
+            backOff("accept(" + listener.address.toString() + "): " + errnoText(err));
             return;
         }
         startSession(std::move(accepted.value()), listener.address);
@@ -166,8 +165,39 @@ void ProxyServer::pauseAccepting() {
     }
 }
 
+void ProxyServer::shortOfFileDescriptors() {
+    ++stats_.upstreamFdShortages;
+    backOff("socket() for an upstream connection: " + errnoText(EMFILE));
+}
+
+// Gives idle pooled pipes back, stops accepting, and tries again in a while: accepting more
+// connections would only take fds that the ones already accepted are waiting for.
+void ProxyServer::backOff(const std::string& why) {
+    resources_.pipes.trim();
+    if (backOffTimer_) {
+        return;
+    }
+    log::warn(why + "; accepting again in 100 ms");
+    pauseAccepting();
+    backOffTimer_ = loop_.runAfter(kAcceptRetryAfterResourceError, [this] {
+        backOffTimer_.reset();
+        retrySessionsAwaitingFd();
+        resumeAccepting();
+    });
+}
+
+void ProxyServer::retrySessionsAwaitingFd() {
+    for (Session* session = connecting_.front(); session != nullptr;) {
+        Session* next = connecting_.next(*session);
+        if (session->awaitingFd()) {
+            session->retryUpstream();  // may back off again, which re-arms the timer
+        }
+        session = next;
+    }
+}
+
 void ProxyServer::resumeAccepting() {
-    if (draining_ || sessionCount_ >= options_.maxConnections) {
+    if (draining_ || backOffTimer_ || sessionCount_ >= options_.maxConnections) {
         return;
     }
     acceptPaused_ = false;

@@ -66,6 +66,7 @@ class ProxyServer final : public SessionHost {
     RelayResources& relayResources() override { return resources_; }
     const SessionSettings& settings() const override { return options_.session; }
     ConnectingList& connecting() override { return connecting_; }
+    void shortOfFileDescriptors() override;
     void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                        std::uint64_t upstreamToClient) override;
 
@@ -82,6 +83,8 @@ class ProxyServer final : public SessionHost {
     void startSession(Accepted accepted, const Endpoint& listener);
     void pauseAccepting();
     void resumeAccepting();
+    void backOff(const std::string& why);
+    void retrySessionsAwaitingFd();
     void closeListeners();
     void abortAll(CloseReason reason);
     void scheduleSweep();
@@ -101,6 +104,7 @@ class ProxyServer final : public SessionHost {
     std::size_t sessionCount_ = 0;
     std::vector<std::unique_ptr<Session>> retired_;
     std::optional<EventLoop::TimerId> sweepTimer_;
+    std::optional<EventLoop::TimerId> backOffTimer_;
     bool draining_ = false;
     bool acceptPaused_ = false;
     std::unique_ptr<UdpProxy> udp_;

@@ -45,6 +45,7 @@ struct ProxyStats {
     Counter bytesUpstreamToClient;
     Counter acceptErrors;
     Counter acceptPausedAtLimit;
+    Counter upstreamFdShortages;      // socket() for an upstream failed with EMFILE/ENFILE
     Counter budgetYields;             // a busy connection stepped aside so that others could run
     Counter udpDatagramsDropped;      // the sum of the udpDropped* reasons below
     Counter udpDroppedNoDestination;  // no IP_ORIGDSTADDR control message
@@ -68,6 +69,7 @@ struct ProxyStats {
         bytesUpstreamToClient += other.bytesUpstreamToClient;
         acceptErrors += other.acceptErrors;
         acceptPausedAtLimit += other.acceptPausedAtLimit;
+        upstreamFdShortages += other.upstreamFdShortages;
         budgetYields += other.budgetYields;
         udpDatagramsDropped += other.udpDatagramsDropped;
         udpDroppedNoDestination += other.udpDroppedNoDestination;

@@ -5,6 +5,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include "log.hpp"
 #include "socket_ops.hpp"
 
@@ -76,9 +78,28 @@ void Session::start(Fd client) {
 
 void Session::connectUpstream() {
     connectStarted_ = host_.loop().now();
+    openUpstream();
+}
+
+void Session::retryUpstream() {
+    openUpstream();  // stays where it is on the connecting list: oldest first, for the sweep
+}
+
+void Session::openUpstream() {
     UpstreamFailure failure;
     auto socket =
         openUpstreamSocket(SOCK_STREAM, client_, destination_, host_.settings().upstream, failure);
+    if (!socket && (failure.error == EMFILE || failure.error == ENFILE)) {
+        // Waiting costs this client a little time; refusing would cost it the connection. The
+        // connect timeout still applies: the session waits on the connecting list.
+        awaitingFd_ = true;
+        if (!connectingHook.linked()) {
+            host_.connecting().pushBack(*this);
+        }
+        host_.shortOfFileDescriptors();
+        return;
+    }
+    awaitingFd_ = false;
     if (!socket) {
         refuse(CloseReason::ConnectFailed, failure.call + ": " + errnoText(failure.error));
         return;
@@ -101,7 +122,9 @@ void Session::connectUpstream() {
                                             std::to_string(fd) + "): " + errnoText(added.error()));
         return;
     }
-    host_.connecting().pushBack(*this);  // completion comes as an event, even when immediate
+    if (!connectingHook.linked()) {
+        host_.connecting().pushBack(*this);  // completion comes as an event, even when immediate
+    }
 }
 
 void Session::onUpstreamConnect(int error) {
@@ -127,6 +150,11 @@ void Session::connectFailed(int error) {
 
 void Session::connectTimedOut() {
     auto seconds = std::chrono::duration<double>(host_.settings().connectTimeout).count();
+    if (awaitingFd_) {
+        refuse(CloseReason::ConnectFailed, "no file descriptor for the upstream socket within " +
+                                               log::formatSeconds(seconds) + " s");
+        return;
+    }
     refuse(CloseReason::ConnectTimeout, "connect(" + destination_.toString() +
                                             "): no answer within " + log::formatSeconds(seconds) +
                                             " s");

@@ -37,9 +37,12 @@ class Session final : private RelayObserver {
     void abort(CloseReason reason);
     // The server's sweep found the connect older than --connect-timeout.
     void connectTimedOut();
+    // The process had no fd for the upstream socket; the server retries once it may have one.
+    void retryUpstream();
 
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] bool relaying() const noexcept { return relaying_; }
+    [[nodiscard]] bool awaitingFd() const noexcept { return awaitingFd_; }
     [[nodiscard]] Clock::time_point lastActivity() const noexcept { return relay_.lastActivity(); }
     [[nodiscard]] Clock::time_point connectStarted() const noexcept { return connectStarted_; }
 
@@ -50,6 +53,7 @@ class Session final : private RelayObserver {
     void onUpstreamConnect(int error) override;
     void onRelayDone(RelayEnd end, int error) override;
     void connectUpstream();
+    void openUpstream();
     void connectFailed(int error);
     void refuse(CloseReason reason, const std::string& detail);
     void finish(CloseReason reason, const std::string& detail);
@@ -64,6 +68,7 @@ class Session final : private RelayObserver {
     Clock::time_point started_;
     Clock::time_point connectStarted_;
     bool relaying_ = false;
+    bool awaitingFd_ = false;
     bool finished_ = false;
 };
 
@@ -81,6 +86,9 @@ class SessionHost {
     virtual RelayResources& relayResources() = 0;
     virtual const SessionSettings& settings() const = 0;
     virtual ConnectingList& connecting() = 0;
+    // socket() failed with EMFILE or ENFILE: free what can be freed, stop accepting for a while,
+    // and call retryUpstream() on the sessions that wait (they stay on connecting()).
+    virtual void shortOfFileDescriptors() = 0;
     virtual void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                                std::uint64_t upstreamToClient) = 0;
 };

@@ -149,18 +149,22 @@ TEST_P(Faults, FdExhaustionShedsLoadWithoutSpinningAndRecovers) {
     auto stats = waitUntilIdle(*lab, 30s);
     ASSERT_FALSE(stats.is_null());
     // Short of fds, accept() fails (EMFILE: the client waits in the backlog) or the upstream
-    // socket() does (the client is reset, connect_failed). Either way the flood must have hit.
-    EXPECT_GT(stats["accept_errors"].get<long long>() +
-                  stats["closed"]["connect_failed"].get<long long>(),
-              0)
+    // socket() does (the accepted client waits for an fd). Either way the flood must have hit,
+    // and either way the clients wait rather than being reset: the hold (4 s) ends within the
+    // connect timeout (5 s), so fds come back in time for all but a straggler or two.
+    EXPECT_GT(
+        stats["accept_errors"].get<long long>() + stats["upstream_fd_shortages"].get<long long>(),
+        0)
         << "the flood should have exhausted the fds: " << stats.dump();
+    EXPECT_LT(stats["closed"]["connect_failed"].get<long long>(), 15)
+        << "clients were reset for want of an fd instead of waiting: " << stats.dump();
     // A spinning loop would burn its whole share of a core; backing off costs almost nothing.
     EXPECT_LT(cpu, 0.05 * wall) << "cpu " << cpu << " s over " << wall << " s of flood";
     EXPECT_EQ(unaccountedConnections(stats), 0) << stats.dump();
     EXPECT_TRUE(freshConnectionWorks()) << lab->proxyLog().substr(0, 3000);
     std::cout << "flood of 300 at 64 fds: proxy cpu " << cpu << " s over " << wall
-              << " s, accept_errors " << stats["accept_errors"] << ", closed "
-              << stats["closed"].dump() << "\n";
+              << " s, accept_errors " << stats["accept_errors"] << ", upstream_fd_shortages "
+              << stats["upstream_fd_shortages"] << ", closed " << stats["closed"].dump() << "\n";
 }
 
 // The upstream refuses (nothing listens) or drops the SYN: the client gets a reset, within the
