@@ -56,7 +56,9 @@ class IntegrityUnderLoad : public ::testing::TestWithParam<LoadCase> {
         }
         const auto& param = GetParam();
         lab = std::make_unique<GatewayLab>(param.mode, param.family, param.spoof);
-        // tplab does not raise its own RLIMIT_NOFILE: give it room for 2 fds per flow.
+        // Room for 2 sockets per flow but not for every flow's pipes as well: set after start,
+        // under what the proxy planned for, so the load also runs through fd shortages
+        // (`upstream_fd_shortages`), which must cost waiting, never a flow.
         long long needed = 2 * settings.flows + 64;
         runShell("prlimit --pid " + std::to_string(lab->proxy().pid()) +
                  " --nofile=" + std::to_string(needed) + ":" + std::to_string(needed));
