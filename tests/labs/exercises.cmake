@@ -29,3 +29,17 @@ add_test(NAME exercise_cli_refuses_bad_input
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_bad_input.sh ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
 set_tests_properties(exercise_cli_lists_every_exercise exercise_cli_refuses_bad_input PROPERTIES
     LABELS unit ENVIRONMENT "LAB_PREFIX=tplexcli" TIMEOUT 30)
+
+# labs: the original text's recipe, verbatim, failing, then guarded (labs/original-recipe.sh),
+# end to end and interrupted half-way (nothing may be left behind).
+add_test(NAME lab_original-recipe COMMAND ${PROJECT_SOURCE_DIR}/labs/original-recipe.sh)
+add_test(NAME lab_original-recipe_interrupted_at_5s
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/interrupt_cleanup.sh
+                 ${PROJECT_SOURCE_DIR}/labs/original-recipe.sh 5)
+set_tests_properties(lab_original-recipe lab_original-recipe_interrupted_at_5s PROPERTIES
+    LABELS labs
+    ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tpltest"
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+    SKIP_RETURN_CODE 4
+    RUN_SERIAL TRUE
+    TIMEOUT 300)
