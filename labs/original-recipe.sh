@@ -34,7 +34,7 @@
 #
 # Usage: sudo labs/original-recipe.sh [--out DIR]
 #   --out DIR  keep the pcaps, events, rules and logs in DIR (default: a temp dir, removed)
-# Takes about 40 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
+# Takes about 35 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
 # Docs: docs/labs/original-recipe.md.
 
 set -euo pipefail
