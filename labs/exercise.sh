@@ -129,8 +129,9 @@ ex_setup_run() {
     init_workdir
     defer rm -rf -- "$ex_state_dir"  # on any failure before the end; the success path keeps it
     log "exercise $n: $ex_title"
-    log "building it (LAB_PREFIX=$LAB_PREFIX; the setup's commands go to $ex_state_dir/setup.log)..."
-    exec 3>>"$ex_state_dir/setup.log"
+    log "building it (LAB_PREFIX=$LAB_PREFIX)..."
+    # The setup's commands would give the fault away: they go to a file, for the instructor.
+    exec 3>>"$ex_state_dir/.setup.log"
     use_family ipv4
     build_topology >&3
     start_name_server "$ns_server" server "$lab_http_port" server.http.log
