@@ -160,7 +160,7 @@ stop_proxy divert
 teardown_ns "${lab_ns_list[@]}"
 check "(a) with the guard, the gateway's own request works" test "$rc_a" -eq 0
 check "(c) with the guard, the client's request through the proxy works" test "$rc_c" -eq 0
-check "(b) the gateway's own service still fails: -m socket ignores a listener on 0.0.0.0 (curl exit $rc_b)" \
+check "(b) the gateway's own service still fails: -m socket skips 0.0.0.0 listeners (curl exit $rc_b)" \
     test "$rc_b" -ne 0
 
 section "3. what tplab rules writes for the same request: rules/"
