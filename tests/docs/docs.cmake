@@ -1,0 +1,9 @@
+# unit: the Chinese pages (docs/zh) are listed in docs/zh/SOURCES and not older than their English
+# sources; the check itself is shown to fail on a throwaway repository. Included from
+# tests/CMakeLists.txt. Exit 4 (no git checkout) is a skip.
+add_test(NAME docs_zh_pages_in_step_with_english
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_zh_sources.sh ${PROJECT_SOURCE_DIR})
+add_test(NAME docs_zh_check_fails_on_stale_pages
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_zh_sources_selftest.sh)
+set_tests_properties(docs_zh_pages_in_step_with_english docs_zh_check_fails_on_stale_pages
+    PROPERTIES LABELS unit SKIP_RETURN_CODE 4 TIMEOUT 60)

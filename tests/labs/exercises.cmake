@@ -1,0 +1,45 @@
+# labs: each break-and-fix exercise of labs/exercise.sh, built broken, graded broken (it must
+# FAIL and name the fault), fixed with labs/exercises/solutions.txt, graded again (PASS), cleaned.
+# Included from tests/CMakeLists.txt.
+foreach(case "1;port-mismatch;listener.tcp"
+             "2;no-ip-rule;tproxy.ip_rule.ipv4"
+             "3;no-local-route;tproxy.local_route.ipv4"
+             "4;mark-mismatch;tproxy.mark_mismatch.ipv4"
+             "5;src-valid-mark;src_valid_mark"
+             "6;listener-not-transparent;listener.tcp"
+             "7;redirect-loop;gateway -> http"
+             "8;unscoped-tproxy;gateway -> http")
+    list(GET case 0 number)
+    list(GET case 1 name)
+    list(GET case 2 reason)
+    add_test(NAME lab_exercise_${number}_${name}
+             COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_solutions.sh ${number} ${reason})
+    set_tests_properties(lab_exercise_${number}_${name} PROPERTIES
+        LABELS labs
+        ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tplext"
+        SKIP_RETURN_CODE 4
+        RUN_SERIAL TRUE
+        TIMEOUT 180)
+endforeach()
+
+# unit: the exercise script's own command line: the list, and bad input (exit 2, one line).
+add_test(NAME exercise_cli_lists_every_exercise
+         COMMAND sh -c "\"$1\" --list | wc -l | grep -qx 8" exercise_cli ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
+add_test(NAME exercise_cli_refuses_bad_input
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_bad_input.sh ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
+set_tests_properties(exercise_cli_lists_every_exercise exercise_cli_refuses_bad_input PROPERTIES
+    LABELS unit ENVIRONMENT "LAB_PREFIX=tplexcli" TIMEOUT 30)
+
+# labs: the original text's recipe, verbatim, failing, then guarded (labs/original-recipe.sh),
+# end to end and interrupted half-way (nothing may be left behind).
+add_test(NAME lab_original-recipe COMMAND ${PROJECT_SOURCE_DIR}/labs/original-recipe.sh)
+add_test(NAME lab_original-recipe_interrupted_at_5s
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/interrupt_cleanup.sh
+                 ${PROJECT_SOURCE_DIR}/labs/original-recipe.sh 5)
+set_tests_properties(lab_original-recipe lab_original-recipe_interrupted_at_5s PROPERTIES
+    LABELS labs
+    ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tpltest"
+    WORKING_DIRECTORY ${CMAKE_CURRENT_BINARY_DIR}
+    SKIP_RETURN_CODE 4
+    RUN_SERIAL TRUE
+    TIMEOUT 300)
