@@ -35,7 +35,7 @@ struct ProxyCommandOptions {
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
-    unsigned workers = 1;  // 0: one per online CPU
+    unsigned workers = 0;  // 0: one per online CPU
     std::string splice = "auto";
     double drainTimeout = 10;
     int verbosity = 0;

@@ -149,7 +149,8 @@ TEST_P(IntegrityUnderLoad, EveryFlowArrivesIntactAndTheProxyGivesBackWhatItTook)
     EXPECT_EQ(fresh.value("failed", -1), 0) << "a fresh connection after the load: " << fresh;
     std::cout << "flows " << flows << ", bytes " << bytes << ", sha256 checks " << checked
               << ", fds " << baselineFds << " -> " << openFdCount(proxy) << ", RSS " << baselineRss
-              << " -> " << rss << " KiB, closed " << stats["closed"].dump() << "\n";
+              << " -> " << rss << " KiB, upstream_fd_shortages " << stats["upstream_fd_shortages"]
+              << ", closed " << stats["closed"].dump() << "\n";
 }
 
 INSTANTIATE_TEST_SUITE_P(, IntegrityUnderLoad,
