@@ -63,7 +63,7 @@ for family in "${lab_families[@]}"; do
     start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
     run_traffic "$rundir"
     log "the gateway's mangle PREROUTING counters ([packets:bytes]):"
-    grep -E '^\[[0-9]+:[0-9]+\] -A (PREROUTING|DIVERT)' "$rundir/rules.txt" | sed 's/^/    /' || true
+    grep -E '^\[[0-9]+:[0-9]+\] -A (PREROUTING|DIVERT)' "$rundir/rules.txt" | lab_indent || true
     end_run "$rundir" 04-tproxy tproxy "TPROXY (mangle table)"
 done
 

@@ -89,16 +89,16 @@ one_run() {
     log "the gateway's own request:"
     : >"$rundir/gw-curl.txt"
     gw_curl "$rundir" || true
-    sed 's/^/    /' "$rundir/gw-curl.txt"
+    lab_indent "$rundir/gw-curl.txt"
     wait_events_closed "$rundir/events.jsonl" 3 || true
     log "its events (the third connection is the gateway's own):"
-    grep -E '"id":3,' "$rundir/events.jsonl" | sed 's/^/    /' || true
+    grep -E '"id":3,' "$rundir/events.jsonl" | lab_indent || true
     cp "$rundir/events.jsonl" "$rundir/events-before-loop.jsonl"
     cp "$rundir/server.http.log" "$rundir/server-before-loop.log"
 
     section "$rundir: the exemption removed: the proxy's own connections loop back to it"
     run "$ns_gw" "$ipt" -t "$table" -D OUTPUT -p tcp -m mark --mark "$(printf '0x%x' "$proxy_mark")" -j RETURN
-    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | sed 's/^/    /'
+    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | lab_indent
     before=$(fd_count "$tplab_pid")
     : >"$rundir/loop-curl.txt"
     ok=0
@@ -110,22 +110,22 @@ one_run() {
             ok=$((ok + 1))
         fi
     done
-    sort "$rundir/loop-curl.txt" | uniq -c | sed 's/^/    /'
+    sort "$rundir/loop-curl.txt" | uniq -c | lab_indent
     after=$(fd_count "$tplab_pid")
     log "tplab proxy's open fds (/proc/$tplab_pid/fd): $before before the $loop_requests requests, $after after"
     log "one loop, as the events tell it:"
     first=$(grep -m1 -n '"reason":"loop_refused"' "$rundir/events.jsonl" | cut -d: -f1 || true)
     if [[ -n "$first" ]]; then
-        sed -n "$((first > 3 ? first - 3 : 1)),$((first + 1))p" "$rundir/events.jsonl" | sed 's/^/    /'
+        sed -n "$((first > 3 ? first - 3 : 1)),$((first + 1))p" "$rundir/events.jsonl" | lab_indent
     fi
 
     section "$rundir: tplab rules --apply again puts the exemption back, in its place"
     apply_rules "$ns_gw" "${rules_args[@]}"
-    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | tee "$rundir/output-chain.txt" | sed 's/^/    /'
+    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | tee "$rundir/output-chain.txt" | lab_indent
     : >"$rundir/gw-curl-after.txt"
     run "$ns_gw" curl --noproxy '*' -sS --max-time 3 "http://$server_host:$lab_http_port/" \
         >"$rundir/gw-curl-after.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/gw-curl-after.txt"
+    lab_indent "$rundir/gw-curl-after.txt"
     run_fact[$rundir,pid_alive]=$(kill -0 "$tplab_pid" 2>/dev/null && echo yes || echo no)
     run_fact[$rundir,ok]=$ok run_fact[$rundir,fd_before]=$before run_fact[$rundir,fd_after]=$after
     run_fact[$rundir,mode]=$mode

@@ -65,7 +65,7 @@ client_curl() {
     local rc=0
     run "$ns_client" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
         >"$1/client.txt" 2>&1 || rc=$?
-    sed 's/^/    /' "$1/client.txt"
+    lab_indent "$1/client.txt"
     return "$rc"
 }
 
@@ -161,9 +161,9 @@ pitfall_b() {
         lab_in "$ns_gw" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
             >>"$rundir/gw-curl.txt" 2>&1 || true
     done
-    sort "$rundir/gw-curl.txt" | uniq -c | sed 's/^/    /'
+    sort "$rundir/gw-curl.txt" | uniq -c | lab_indent
     log "the proxy's loop_refused events:"
-    grep '"reason":"loop_refused"' "$rundir/events.jsonl" | head -n2 | sed 's/^/    /' || true
+    grep '"reason":"loop_refused"' "$rundir/events.jsonl" | head -n2 | lab_indent || true
     log "what the doctor says (it checks the proxy and the kernel, not which rules ought to exist):"
     doctor_text "$ns_gw" --mode redirect --port "$redirect_port"
     doctor_json "$ns_gw" "$rundir/doctor.json" --mode redirect --port "$redirect_port" || true
@@ -176,7 +176,7 @@ pitfall_b() {
     apply_rules "$ns_gw" --mode redirect --port "$redirect_port" --dport "$lab_http_port" --local --mark 2 "--$family"
     run "$ns_gw" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
         >"$rundir/gw-curl-fixed.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/gw-curl-fixed.txt"
+    lab_indent "$rundir/gw-curl-fixed.txt"
     check_eq "$rundir: with the exemption back, the gateway's request works" \
         "$(head -n1 "$rundir/gw-curl-fixed.txt")" "served by server"
     stop_proxy "$rundir"
@@ -201,7 +201,7 @@ pitfall_c() {
     client_curl "$rundir" || true
     check_eq "$rundir: spoofing works to begin with" "$(head -n1 "$rundir/client.txt")" "served by server"
     log "break it: src_valid_mark=1"
-    run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=1 | sed 's/^/    /'
+    run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=1 | lab_indent
     before=$(martian_src)
     start_capture "$rundir"
     client_curl "$rundir" || rc=$?
@@ -232,7 +232,7 @@ pitfall_c() {
     doctor_check "$rundir" src-valid-mark "src_valid_mark.$iface" fail --mode "$mode" --port "$port" --spoof-source
     if [[ "$mode" == redirect ]]; then
         log "strict rp_filter instead (src_valid_mark back to 0)"
-        run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=0 net.ipv4.conf.all.rp_filter=1 | sed 's/^/    /'
+        run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=0 net.ipv4.conf.all.rp_filter=1 | lab_indent
         client_curl "$rundir" || true
         check_eq "$rundir: strict rp_filter is harmless on this symmetric gateway: the request works" \
             "$(head -n1 "$rundir/client.txt")" "served by server"

@@ -41,6 +41,9 @@ show_cmd() {
         fi
         units+=("$word")
     done
+    local -a suffix_words
+    read -ra suffix_words <<<"$suffix"  # redirections and `&` count too
+    units+=("${suffix_words[@]}")
     for word in "${units[@]}"; do
         if ((on_line > 0 && ${#line} + 1 + ${#word} + 2 > LAB_COLUMNS)); then
             printf '%s \\\n' "$line" >&3
@@ -48,7 +51,7 @@ show_cmd() {
         fi
         line+=" $word" on_line=$((on_line + 1))
     done
-    printf '%s%s\n' "$line" "$suffix" >&3
+    printf '%s\n' "$line" >&3
 }
 
 # lab_in NS CMD...: run CMD in NS, or in the host's namespace for NS `-`.

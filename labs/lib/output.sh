@@ -7,9 +7,11 @@
 
 # lab_wrap INDENT TEXT: print TEXT, each of its lines broken at spaces into lines of at most
 # LAB_COLUMNS (what a projector shows), continuation lines indented by INDENT spaces more than
-# the line's own indent. A single word longer than a line stays whole. No $(...): see cleanup.
+# the line's own indent. A word too long for a line (a JSON event) gets lines of its own, cut
+# after a comma where it can be. The files in the run directory keep the text unbroken.
+# No $(...) here: see cleanup's comment.
 lab_wrap() {
-    local indent=$1 text=$2 one lead line word started pad
+    local indent=$1 text=$2 one lead line word started pad cut
     local -a words
     while IFS= read -r one; do
         if ((${#one} <= LAB_COLUMNS)); then
@@ -23,15 +25,40 @@ lab_wrap() {
         for word in "${words[@]}"; do
             if ((started && ${#line} + 1 + ${#word} > LAB_COLUMNS)); then
                 printf '%s\n' "$line"
-                line=$pad$word
-            elif ((started)); then
+                line=$pad started=0
+            fi
+            while ((${#line} + ${#word} + started > LAB_COLUMNS)); do
+                if ((started)); then
+                    printf '%s\n' "$line"
+                    line=$pad started=0
+                fi
+                cut=${word:0:LAB_COLUMNS - ${#line}}
+                if [[ "${cut%,*}" != "$cut" && ${#cut} -gt 20 ]]; then
+                    cut="${cut%,*},"
+                fi
+                printf '%s%s\n' "$line" "$cut"
+                word=${word:${#cut}} line=$pad
+            done
+            if ((started)); then
                 line+=" $word"
-            else
+            elif [[ -n "$word" ]]; then
                 line+=$word started=1
             fi
         done
-        printf '%s\n' "$line"
+        if ((started)); then
+            printf '%s\n' "$line"
+        fi
     done <<<"$text"
+    return 0
+}
+
+# lab_indent [FILE]: FILE (or stdin) indented by four spaces, long lines wrapped by lab_wrap.
+lab_indent() {
+    local one
+    while IFS= read -r one || [[ -n "$one" ]]; do
+        lab_wrap 4 "    $one"
+    done <"${1:-/dev/stdin}"
+    return 0
 }
 
 log() {

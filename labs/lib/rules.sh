@@ -9,7 +9,7 @@
 show_rules() {
     local ns=$1
     shift
-    run "$ns" tplab rules "$@" | sed 's/^/    /'
+    run "$ns" tplab rules "$@" | lab_indent
 }
 
 # apply_rules NS ARG...: `tplab rules ARG... --apply` in NS: it prints each command it runs.
@@ -17,7 +17,7 @@ apply_rules() {
     local ns=$1
     shift
     lab_applied_rules+=("$ns $*")  # first: an interrupted --apply must be undone too
-    run "$ns" tplab rules "$@" --apply | sed 's/^/    /'
+    run "$ns" tplab rules "$@" --apply | lab_indent
 }
 
 # tplab rules --apply keeps a small record per namespace (in /run/tplab) so --remove can undo
@@ -47,7 +47,7 @@ doctor_json() {
 doctor_text() {
     local ns=$1
     shift
-    run "$ns" tplab doctor "$@" 2>&1 | sed 's/^/    /' || true
+    run "$ns" tplab doctor "$@" 2>&1 | lab_indent || true
 }
 
 # doctor_severity FILE ID: the severity of the doctor finding ID in FILE (doctor --json), or

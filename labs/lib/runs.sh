@@ -85,7 +85,7 @@ stop_capture() {
 # show_capture_table RUNDIR: the table tplab capture printed when it stopped.
 show_capture_table() {
     local log="$1/capture.log"
-    [[ -f "$log" ]] && grep -v '^tplab: capturing' "$log" | sed 's/^/    /'
+    [[ -f "$log" ]] && grep -v '^tplab: capturing' "$log" | lab_indent
     return 0
 }
 
@@ -228,7 +228,7 @@ send_lab_traffic() {
     cat "$rundir/hold.out" >>"$rundir/client.txt"
     printf 'socat: exit status %s\n' "$rc" >>"$rundir/client.txt"
     rm -f "$rundir/hold.out"
-    sed 's/^/    /' "$rundir/client.txt"
+    lab_indent "$rundir/client.txt"
 }
 
 # wait_events_closed FILE N: wait until the proxy's events FILE has N "closed" events.
@@ -311,7 +311,7 @@ run_traffic() {
 # (from RUNDIR/conntrack.txt), where a NAT rule's mapping can be read.
 show_client_conntrack() {
     log "the gateway's conntrack entries for the client's connections (ORIGINAL tuple, then REPLY tuple):"
-    grep -F "src=$client_ip " "$1/conntrack.txt" | sed 's/^/    /' || true
+    grep -F "src=$client_ip " "$1/conntrack.txt" | lab_indent || true
 }
 
 # end_run RUNDIR LAB MODE TITLE: the end of a run: stop the proxy (a check), write RUNDIR/meta.json
