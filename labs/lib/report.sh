@@ -95,17 +95,19 @@ check_tproxy_interception() {
 }
 #### tplab report ##############################################################
 
-# run_report HEADING: a section HEADING, then `tplab report` on the run_dirs: it shows the text
-# report and writes report.txt, report.json and report.html in the work directory.
+# run_report HEADING [RUNDIR...]: a section HEADING, then `tplab report` on the RUNDIRs (default:
+# the run_dirs, in order): it shows the text report and writes report.txt, report.json and
+# report.html in the work directory.
 run_report() {
-    local html=()
+    local html=() dirs=("${@:2}")
+    ((${#dirs[@]})) || dirs=("${run_dirs[@]}")
     section "$1"
     if tplab report --help 2>/dev/null | grep -q -- '--html'; then
         html=(--html report.html)
     else
         log "(this tplab report has no --html yet: no report.html)"
     fi
-    run - tplab report "${run_dirs[@]}" --json report.json "${html[@]}" --text report.txt
+    run - tplab report "${dirs[@]}" --json report.json "${html[@]}" --text report.txt
 }
 
 # The helpers report_json_get evaluates its expression with (the report JSON's layout is in
