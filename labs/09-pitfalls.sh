@@ -36,8 +36,9 @@
 #
 # Usage: sudo labs/09-pitfalls.sh [--ipv4 | --ipv6] [--out DIR]
 #   --ipv4, --ipv6  run one family only (default: both)
-#   --out DIR       keep the run directories (pcaps, events, doctor JSON) in DIR (default: a temp
-#                   dir, removed at the end; LAB_OUTPUT=DIR does the same)
+#   --out DIR       keep the run directories (pcaps, events, doctor JSON) and the report of
+#                   what each wire saw of (a) and (c) (report.txt, .json, .html) in DIR
+#                   (default: a temp dir, removed at the end; LAB_OUTPUT=DIR does the same)
 # Takes about 25 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
 # Docs: docs/pitfalls.md, docs/labs/09-pitfalls.md, docs/doctor.md.
 
@@ -58,6 +59,15 @@ fresh_lab() {
     start_name_server "$ns_server" server "$lab_http_port" "$rundir/server.http.log"
     standard_points
 }
+
+# pitfall_record RUNDIR MODE TITLE: after a capture, the gateway's state and meta.json, so that
+# tplab report can show what each wire saw of the broken gateway (the report at the end).
+pitfall_record() {
+    record_gateway_state "$ns_gw" "$1"
+    write_meta "$1" 09-pitfalls "$2" "$3, $fam_name" "$fam" client,gateway,server
+    pitfall_dirs+=("$1")
+}
+pitfall_dirs=()
 
 # client_curl RUNDIR: one request from the client (2 s at most) to RUNDIR/client.txt, shown;
 # returns curl's status.
@@ -123,6 +133,7 @@ pitfall_a() {
     client_curl "$rundir" && rc_a=0 || rc_a=$?
     stop_capture
     show_capture_table "$rundir"
+    pitfall_record "$rundir" tproxy "(a) TPROXY without its ip rule and local route"
     after=$(counter_of ' -j TPROXY ')
     log "the TPROXY rule's counter: $before before, $after after"
     gw_c=$(syn_count "$rundir/$ns_gw-veth-c.pcap")
@@ -207,6 +218,7 @@ pitfall_c() {
     client_curl "$rundir" || rc=$?
     stop_capture
     show_capture_table "$rundir"
+    pitfall_record "$rundir" "$mode" "(c) --spoof-source with src_valid_mark=1, ${mode^^}"
     after=$(martian_src)
     log "in_martian_src (/proc/net/stat/rt_cache, all CPUs): $before before, $after after"
     check "$rundir: the client's request failed (curl exit status $rc)" test "$rc" -ne 0
@@ -252,6 +264,10 @@ done
 if [[ " ${lab_families[*]} " == *" ipv4 "* ]]; then
     pitfall_c tproxy
     pitfall_c redirect
+fi
+
+if ((${#pitfall_dirs[@]})) && report_available; then
+    run_report "tplab report: what each wire saw of the broken gateways" "${pitfall_dirs[@]}"
 fi
 
 log ""
