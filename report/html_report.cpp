@@ -210,7 +210,7 @@ body.projector h4, body.projector thead th, body.projector .chip { font-size: 15
 body.projector table { font-size: 18px; }
 body.projector code, body.projector .mono { font-size: 17px; }
 body.projector .entry, body.projector .rule { font-size: 15px; }
-body.projector .between { font-size: 15px; }
+body.projector .between, body.projector .legend .sw, body.projector .mark { font-size: 15px; }
 body.projector main.runs { grid-template-columns: repeat(auto-fit, minmax(min(100%, 1000px), 1fr)); }
 body.projector svg.ladder { min-width: 900px; max-width: 1300px; }
 @media print {
