@@ -35,7 +35,8 @@
 #
 # Usage: sudo labs/07-udp.sh [--ipv4 | --ipv6] [--out DIR]
 #   --ipv4, --ipv6  run one family only (default: both)
-#   --out DIR       keep the run directories (pcaps, events, logs) in DIR (default: a temp dir,
+#   --out DIR       keep the run directories (pcaps, events, logs) and the report of the TPROXY
+#                   runs (report.txt, .json, .html) in DIR (default: a temp dir,
 #                   removed at the end; LAB_OUTPUT=DIR does the same)
 # Takes about 8 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
 # Docs: docs/labs/07-udp.md, docs/udp.md.
@@ -152,6 +153,12 @@ tproxy_run() {
     srv=$(iface_addr "$ns_server" eth0 "$family")
     gw_out=$(route_src "$ns_gw" "$srv")
     stop_proxy "$rundir"
+    record_gateway_state "$ns_gw" "$rundir"
+    lab_points=()
+    add_point client:eth0 "$ns_client" eth0 client gateway
+    add_point server:eth0 "$ns_server" eth0 gateway server
+    write_meta "$rundir" 07-udp tproxy "TPROXY, UDP (DNS and echo), $fam_name" "$fam" client,gateway,server
+    udp_dirs+=("$rundir")
     section "checks, $rundir"
     answer=$(head -n1 "$rundir/dig.txt")
     configured=$(sed -n "s/.*config example.test is \(.*\)$/\1/p" "$rundir/dnsmasq.log" | head -n1)
@@ -231,10 +238,14 @@ redirect_run() {
     teardown_ns "${lab_ns_list[@]}"
 }
 
+udp_dirs=()  # the TPROXY runs, for tplab report (write_meta in tproxy_run)
 for family in "${lab_families[@]}"; do
     tproxy_run "$family"
     redirect_run "$family"
 done
+if ((${#udp_dirs[@]})) && report_available; then
+    run_report "tplab report: the UDP flows through TPROXY, wire by wire" "${udp_dirs[@]}"
+fi
 
 log ""
 log "finished in ${SECONDS}s"

@@ -581,7 +581,8 @@ std::string ladderSvg(const Json& run, const Json& flow) {
 // Run column.
 
 std::string flowArticle(const Json& run, const Json& flow) {
-    std::string html = "<article class=\"flow\">\n<h3>client " +
+    std::string udp = textOf(flow, "protocol") == "udp" ? "UDP " : "";
+    std::string html = "<article class=\"flow\">\n<h3>" + udp + "client " +
                        codeOrNone(textOf(flow, "client")) + " → intended " +
                        codeOrNone(textOf(flow, "intended")) + "</h3>\n";
     html += hopTable(run, flow);
@@ -605,7 +606,7 @@ std::string runColumn(const Json& run) {
     html += "</p>\n";
     const Json& flows = asArray(member(run, "flows"));
     if (flows.empty()) {
-        html += "<p class=\"empty\">no TCP flow was captured in this run</p>\n";
+        html += "<p class=\"empty\">no TCP flow was captured in this run, and no UDP one</p>\n";
     }
     for (const Json& flow : flows) {
         html += flowArticle(run, flow);

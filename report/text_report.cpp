@@ -148,8 +148,8 @@ std::string ruleTargets(const Json& rules) {
 }
 
 void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
-    out << "flow " << number << ": " << text(flow["client"]) << " -> " << text(flow["intended"])
-        << "\n";
+    out << "flow " << number << (flow.value("protocol", "tcp") == "udp" ? " (UDP)" : "") << ": "
+        << text(flow["client"]) << " -> " << text(flow["intended"]) << "\n";
     std::vector<Row> hops = {{"point", "source", "destination", ""}};
     for (const auto& hop : flow["hops"]) {
         hops.push_back(
@@ -263,8 +263,8 @@ std::string renderTextReport(const Json& report) {
             out << "   (lab " << text(run["lab"]) << ", " << text(run["family"], "") << ")";
         out << "\n";
         if (run["flows"].empty()) {
-            out << "no TCP connection was captured at " << text(run["points"][0]["label"])
-                << "\n\n";
+            out << "no TCP connection or UDP flow was captured at "
+                << text(run["points"][0]["label"]) << "\n\n";
             continue;
         }
         std::size_t number = 1;
