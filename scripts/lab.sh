@@ -53,5 +53,5 @@ if ! cmake --build build -j"$(nproc)" --target tplab >>"$log" 2>&1; then
     exit 1
 fi
 echo "      built $(build/cli/tplab --version 2>/dev/null || echo build/cli/tplab)"
-echo "[3/3] running labs/$lab.sh $* (each step shows its commands as it runs them)"
+echo "[3/3] running labs/$lab.sh $* (it shows each command before it runs it)" | fold -s -w 100
 exec "labs/$lab.sh" "$@"
