@@ -8,9 +8,9 @@ self=$(readlink -f "$0")
 cd "$(dirname "$self")/.."
 
 labs=""
-for file in labs/[0-9]*.sh labs/compare.sh labs/quickstart.sh; do
+for file in labs/*.sh; do
     name=${file##*/}
-    labs+="${labs:+ }${name%.sh}"
+    [ "$name" = lib.sh ] || labs+="${labs:+ }${name%.sh}"
 done
 lab="${1:-compare}"
 shift || true
