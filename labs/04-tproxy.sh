@@ -57,13 +57,13 @@ for family in "${lab_families[@]}"; do
     log "(new connections: tie the SYN to the listener on $tproxy_port and mark it)"
     run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp -m multiport --dports "$lab_ports" \
         -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
-    log "(without these two the marked packet is forwarded past the proxy, silently)"
+    log "(without these two the marked packet is dropped, silently: lab 09 measures it)"
     run "$ns_gw" ip "$ip_f" rule add fwmark "$tproxy_mark/$tproxy_mark" lookup "$tproxy_table"
     run "$ns_gw" ip "$ip_f" route add local "$any_net" dev lo table "$tproxy_table"
     start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
     run_traffic "$rundir"
     log "the gateway's mangle PREROUTING counters ([packets:bytes]):"
-    grep -E '^\[[0-9]+:[0-9]+\] -A (PREROUTING|DIVERT)' "$rundir/rules.txt" | sed 's/^/    /' || true
+    grep -E '^\[[0-9]+:[0-9]+\] -A (PREROUTING|DIVERT)' "$rundir/rules.txt" | lab_indent || true
     end_run "$rundir" 04-tproxy tproxy "TPROXY (mangle table)"
 done
 

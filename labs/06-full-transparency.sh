@@ -77,15 +77,15 @@ one_run() {
     fi
     run_traffic "$rundir"
     log "the server's own log (the peer is the address its accept() returned):"
-    sed 's/^/    /' "$rundir/server.http.log"
+    lab_indent "$rundir/server.http.log"
     if ((spoof)); then
         log "the return path's counter ([packets:bytes]; the replies the socket match marked for local delivery):"
-        grep -E -- '-m socket --transparent -j MARK' "$rundir/rules.txt" | sed 's/^/    /' || true
+        grep -E -- '-m socket --transparent -j MARK' "$rundir/rules.txt" | lab_indent || true
     fi
     if ((spoof)) && [[ "$family" == ipv4 ]]; then
         log "the gateway's reverse-path settings after tplab rules (effective = max(all, iface); IPv6 has none):"
         lab_in "$ns_gw" sysctl net.ipv4.conf.all.rp_filter net.ipv4.conf.veth-s.rp_filter \
-            net.ipv4.conf.all.src_valid_mark | sed 's/^/    /'
+            net.ipv4.conf.all.src_valid_mark | lab_indent
     fi
     end_run "$rundir" 06-full-transparency "$mode" "$title"
 }

@@ -35,7 +35,8 @@
 #
 # Usage: sudo labs/07-udp.sh [--ipv4 | --ipv6] [--out DIR]
 #   --ipv4, --ipv6  run one family only (default: both)
-#   --out DIR       keep the run directories (pcaps, events, logs) in DIR (default: a temp dir,
+#   --out DIR       keep the run directories (pcaps, events, logs) and the report of the TPROXY
+#                   runs (report.txt, .json, .html) in DIR (default: a temp dir,
 #                   removed at the end; LAB_OUTPUT=DIR does the same)
 # Takes about 8 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
 # Docs: docs/labs/07-udp.md, docs/udp.md.
@@ -93,7 +94,7 @@ start_servers() {
 # show_pcap RUNDIR POINT: the capture at POINT (NS:IFACE), as tcpdump prints it.
 show_pcap() {
     local file="$1/${2/:/-}.pcap"
-    run - tcpdump -nn -r "$file" 2>/dev/null | sed 's/^/    /'
+    run - tcpdump -nn -r "$file" 2>/dev/null | lab_indent
 }
 
 # reply_sources PCAP PORTS_RE: the distinct source addresses of the datagrams from ports PORTS_RE
@@ -134,10 +135,10 @@ tproxy_run() {
     start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port" -- --udp
     start_capture "$rundir" "$ns_client:eth0" "$ns_server:eth0"
     run "$ns_client" dig +time=2 +tries=1 "@$server_ip" example.test "$qtype" +short >"$rundir/dig.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/dig.txt"
+    lab_indent "$rundir/dig.txt"
     echo "hello from client" | run "$ns_client" timeout 5 socat -t 1 - "UDP:$server_host:$echo_port" \
         >"$rundir/echo.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/echo.txt"
+    lab_indent "$rundir/echo.txt"
     stop_capture
     client_pcap="$rundir/$ns_client-eth0.pcap"
     log "what the client's wire saw (capture [1]): every reply comes from the server's address"
@@ -145,13 +146,19 @@ tproxy_run() {
     log "what the server's wire saw (capture [2]): the datagrams come from the gateway"
     show_pcap "$rundir" "$ns_server:eth0"
     log "the proxy's events (accepted = a new UDP session):"
-    grep -E '"event":"(accepted|connected)"' "$rundir/events.jsonl" | sed 's/^/    /' || true
+    grep -E '"event":"(accepted|connected)"' "$rundir/events.jsonl" | lab_indent || true
     log "dnsmasq's log:"
-    grep -E 'query|config' "$rundir/dnsmasq.log" | sed 's/^/    /' || true
+    grep -E 'query|config' "$rundir/dnsmasq.log" | lab_indent || true
 
     srv=$(iface_addr "$ns_server" eth0 "$family")
     gw_out=$(route_src "$ns_gw" "$srv")
     stop_proxy "$rundir"
+    record_gateway_state "$ns_gw" "$rundir"
+    lab_points=()
+    add_point client:eth0 "$ns_client" eth0 client gateway
+    add_point server:eth0 "$ns_server" eth0 gateway server
+    write_meta "$rundir" 07-udp tproxy "TPROXY, UDP (DNS and echo), $fam_name" "$fam" client,gateway,server
+    udp_dirs+=("$rundir")
     section "checks, $rundir"
     answer=$(head -n1 "$rundir/dig.txt")
     configured=$(sed -n "s/.*config example.test is \(.*\)$/\1/p" "$rundir/dnsmasq.log" | head -n1)
@@ -182,7 +189,7 @@ redirect_run() {
     show_cmd "$ns_gw" "" tplab rules --mode redirect --port "$redirect_port" --udp --dport "$dns_port" "--$family"
     lab_in "$ns_gw" tplab rules --mode redirect --port "$redirect_port" --udp --dport "$dns_port" "--$family" \
         >"$rundir/rules-refused.txt" 2>&1 || rc=$?
-    sed 's/^/    /' "$rundir/rules-refused.txt"
+    lab_indent "$rundir/rules-refused.txt"
     log "    (exit status $rc)"
     log "so the rule by hand: the kernel accepts it"
     run "$ns_gw" "$ipt" -t nat -A PREROUTING -i veth-c -p udp --dport "$dns_port" -j REDIRECT --to-ports "$redirect_port"
@@ -192,21 +199,21 @@ redirect_run() {
     start_capture "$rundir" "$ns_client:eth0"
     echo "where was I going?" | run "$ns_client" timeout 5 socat -t 1 - "UDP:$server_host:$dns_port" \
         >"$rundir/client.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/client.txt"
+    lab_indent "$rundir/client.txt"
     stop_capture
     log "the probe's log:"
-    sed 's/^/    /' "$rundir/probe.log"
+    lab_indent "$rundir/probe.log"
     log "what the client's wire saw: the reply comes back from the server's address (conntrack reversed the NAT)"
     show_pcap "$rundir" "$ns_client:eth0"
     log "conntrack holds the mapping: ORIGINAL to the server's port 53, REPLY from the gateway's port $redirect_port"
-    run "$ns_gw" conntrack -L -p udp -f "$family" 2>/dev/null | tee "$rundir/conntrack.txt" | sed 's/^/    /'
+    run "$ns_gw" conntrack -L -p udp -f "$family" 2>/dev/null | tee "$rundir/conntrack.txt" | lab_indent
     log "so tplab proxy in redirect mode refuses UDP, with the reason:"
     stop_bg "$probe_pid" TERM || true
     rc=0
     show_cmd "$ns_gw" "" tplab proxy --mode redirect --udp --listen "[::]:$redirect_port"
     lab_in "$ns_gw" timeout 5 tplab proxy --mode redirect --udp --listen "[::]:$redirect_port" \
         >"$rundir/proxy-refused.txt" 2>&1 || rc=$?
-    sed 's/^/    /' "$rundir/proxy-refused.txt"
+    lab_indent "$rundir/proxy-refused.txt"
     log "    (exit status $rc)"
 
     gw_in=$(iface_addr "$ns_gw" veth-c "$family")
@@ -231,10 +238,14 @@ redirect_run() {
     teardown_ns "${lab_ns_list[@]}"
 }
 
+udp_dirs=()  # the TPROXY runs, for tplab report (write_meta in tproxy_run)
 for family in "${lab_families[@]}"; do
     tproxy_run "$family"
     redirect_run "$family"
 done
+if ((${#udp_dirs[@]})) && report_available; then
+    run_report "tplab report: the UDP flows through TPROXY, wire by wire" "${udp_dirs[@]}"
+fi
 
 log ""
 log "finished in ${SECONDS}s"

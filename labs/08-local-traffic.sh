@@ -47,6 +47,8 @@ parse_lab_args "$@"
 setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack pgrep
 
 readonly proxy_mark=2 loop_requests=20
+own_dirs=()       # the run directories of the gateway's own request (own_capture_end)
+client_points=()  # the client's capture points, put back after the gateway's own capture
 declare -A port_of=([tproxy]=$tproxy_port [redirect]=$redirect_port)
 declare -A table_of=([tproxy]=mangle [redirect]=nat)
 
@@ -65,6 +67,32 @@ fd_count() {
 # events_count FILE PATTERN: the number of lines of the events FILE that match PATTERN.
 events_count() {
     grep -c -- "$2" "$1" 2>/dev/null || true
+}
+
+# own_capture_begin OWNDIR: capture the wires the gateway's own connection crosses: lo (where
+# the mark in mangle OUTPUT, or nat OUTPUT's REDIRECT, sends it to the proxy), then the proxy's
+# upstream on veth-s and the server's eth0. The client's wires are left out: it is not involved.
+own_capture_begin() {
+    client_points=("${lab_points[@]}")
+    lab_points=()
+    add_point gateway:lo "$ns_gw" lo gateway gateway
+    add_point gateway:veth-s "$ns_gw" veth-s gateway server
+    add_point server:eth0 "$ns_server" eth0 gateway server
+    start_capture "$1"
+}
+
+# own_capture_end RUNDIR OWNDIR MODE: stop that capture and make OWNDIR a run directory of its
+# own for tplab report (its events and the gateway's state so far), shown before the client's.
+own_capture_end() {
+    local rundir=$1 own=$2 mode=$3
+    stop_capture
+    show_capture_table "$own"
+    cp "$rundir/events.jsonl" "$own/events.jsonl"
+    record_gateway_state "$ns_gw" "$own"
+    write_meta "$own" 08-local-traffic "$mode" "${mode^^} --local: the gateway's own request, $fam_name" \
+        "$fam" gateway,server
+    own_dirs+=("$own")
+    lab_points=("${client_points[@]}")
 }
 
 one_run() {
@@ -86,19 +114,21 @@ one_run() {
 
     log "the client's traffic (captured, for the report):"
     run_traffic "$rundir"
-    log "the gateway's own request:"
+    log "the gateway's own request (captured on the gateway's lo, veth-s and the server's eth0):"
+    own_capture_begin "$rundir-own"
     : >"$rundir/gw-curl.txt"
     gw_curl "$rundir" || true
-    sed 's/^/    /' "$rundir/gw-curl.txt"
+    lab_indent "$rundir/gw-curl.txt"
     wait_events_closed "$rundir/events.jsonl" 3 || true
+    own_capture_end "$rundir" "$rundir-own" "$mode"
     log "its events (the third connection is the gateway's own):"
-    grep -E '"id":3,' "$rundir/events.jsonl" | sed 's/^/    /' || true
+    grep -E '"id":3,' "$rundir/events.jsonl" | lab_indent || true
     cp "$rundir/events.jsonl" "$rundir/events-before-loop.jsonl"
     cp "$rundir/server.http.log" "$rundir/server-before-loop.log"
 
     section "$rundir: the exemption removed: the proxy's own connections loop back to it"
     run "$ns_gw" "$ipt" -t "$table" -D OUTPUT -p tcp -m mark --mark "$(printf '0x%x' "$proxy_mark")" -j RETURN
-    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | sed 's/^/    /'
+    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | lab_indent
     before=$(fd_count "$tplab_pid")
     : >"$rundir/loop-curl.txt"
     ok=0
@@ -110,22 +140,22 @@ one_run() {
             ok=$((ok + 1))
         fi
     done
-    sort "$rundir/loop-curl.txt" | uniq -c | sed 's/^/    /'
+    sort "$rundir/loop-curl.txt" | uniq -c | lab_indent
     after=$(fd_count "$tplab_pid")
     log "tplab proxy's open fds (/proc/$tplab_pid/fd): $before before the $loop_requests requests, $after after"
     log "one loop, as the events tell it:"
     first=$(grep -m1 -n '"reason":"loop_refused"' "$rundir/events.jsonl" | cut -d: -f1 || true)
     if [[ -n "$first" ]]; then
-        sed -n "$((first > 3 ? first - 3 : 1)),$((first + 1))p" "$rundir/events.jsonl" | sed 's/^/    /'
+        sed -n "$((first > 3 ? first - 3 : 1)),$((first + 1))p" "$rundir/events.jsonl" | lab_indent
     fi
 
     section "$rundir: tplab rules --apply again puts the exemption back, in its place"
     apply_rules "$ns_gw" "${rules_args[@]}"
-    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | tee "$rundir/output-chain.txt" | sed 's/^/    /'
+    run "$ns_gw" "$ipt" -t "$table" -S OUTPUT | tee "$rundir/output-chain.txt" | lab_indent
     : >"$rundir/gw-curl-after.txt"
     run "$ns_gw" curl --noproxy '*' -sS --max-time 3 "http://$server_host:$lab_http_port/" \
         >"$rundir/gw-curl-after.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/gw-curl-after.txt"
+    lab_indent "$rundir/gw-curl-after.txt"
     run_fact[$rundir,pid_alive]=$(kill -0 "$tplab_pid" 2>/dev/null && echo yes || echo no)
     run_fact[$rundir,ok]=$ok run_fact[$rundir,fd_before]=$before run_fact[$rundir,fd_after]=$after
     run_fact[$rundir,mode]=$mode
@@ -138,7 +168,8 @@ for family in "${lab_families[@]}"; do
     done
 done
 
-run_report "tplab report: the client's traffic in the --local runs"
+run_report "tplab report: the gateway's own request, then the client's traffic, per --local run" \
+    "${own_dirs[@]}" "${run_dirs[@]}"
 
 # event_lines FILE: the events of FILE's connection 3 (the gateway's own request), as
 # "client local original_dst recovered_by" of its accepted event and the reason it closed.

@@ -36,8 +36,9 @@
 #
 # Usage: sudo labs/09-pitfalls.sh [--ipv4 | --ipv6] [--out DIR]
 #   --ipv4, --ipv6  run one family only (default: both)
-#   --out DIR       keep the run directories (pcaps, events, doctor JSON) in DIR (default: a temp
-#                   dir, removed at the end; LAB_OUTPUT=DIR does the same)
+#   --out DIR       keep the run directories (pcaps, events, doctor JSON) and the report of
+#                   what each wire saw of (a) and (c) (report.txt, .json, .html) in DIR
+#                   (default: a temp dir, removed at the end; LAB_OUTPUT=DIR does the same)
 # Takes about 25 s. Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP.
 # Docs: docs/pitfalls.md, docs/labs/09-pitfalls.md, docs/doctor.md.
 
@@ -59,13 +60,22 @@ fresh_lab() {
     standard_points
 }
 
+# pitfall_record RUNDIR MODE TITLE: after a capture, the gateway's state and meta.json, so that
+# tplab report can show what each wire saw of the broken gateway (the report at the end).
+pitfall_record() {
+    record_gateway_state "$ns_gw" "$1"
+    write_meta "$1" 09-pitfalls "$2" "$3, $fam_name" "$fam" client,gateway,server
+    pitfall_dirs+=("$1")
+}
+pitfall_dirs=()
+
 # client_curl RUNDIR: one request from the client (2 s at most) to RUNDIR/client.txt, shown;
 # returns curl's status.
 client_curl() {
     local rc=0
     run "$ns_client" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
         >"$1/client.txt" 2>&1 || rc=$?
-    sed 's/^/    /' "$1/client.txt"
+    lab_indent "$1/client.txt"
     return "$rc"
 }
 
@@ -123,6 +133,7 @@ pitfall_a() {
     client_curl "$rundir" && rc_a=0 || rc_a=$?
     stop_capture
     show_capture_table "$rundir"
+    pitfall_record "$rundir" tproxy "(a) TPROXY without its ip rule and local route"
     after=$(counter_of ' -j TPROXY ')
     log "the TPROXY rule's counter: $before before, $after after"
     gw_c=$(syn_count "$rundir/$ns_gw-veth-c.pcap")
@@ -161,9 +172,9 @@ pitfall_b() {
         lab_in "$ns_gw" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
             >>"$rundir/gw-curl.txt" 2>&1 || true
     done
-    sort "$rundir/gw-curl.txt" | uniq -c | sed 's/^/    /'
+    sort "$rundir/gw-curl.txt" | uniq -c | lab_indent
     log "the proxy's loop_refused events:"
-    grep '"reason":"loop_refused"' "$rundir/events.jsonl" | head -n2 | sed 's/^/    /' || true
+    grep '"reason":"loop_refused"' "$rundir/events.jsonl" | head -n2 | lab_indent || true
     log "what the doctor says (it checks the proxy and the kernel, not which rules ought to exist):"
     doctor_text "$ns_gw" --mode redirect --port "$redirect_port"
     doctor_json "$ns_gw" "$rundir/doctor.json" --mode redirect --port "$redirect_port" || true
@@ -176,7 +187,7 @@ pitfall_b() {
     apply_rules "$ns_gw" --mode redirect --port "$redirect_port" --dport "$lab_http_port" --local --mark 2 "--$family"
     run "$ns_gw" curl --noproxy '*' -sS --max-time 2 "http://$server_host:$lab_http_port/" \
         >"$rundir/gw-curl-fixed.txt" 2>&1 || true
-    sed 's/^/    /' "$rundir/gw-curl-fixed.txt"
+    lab_indent "$rundir/gw-curl-fixed.txt"
     check_eq "$rundir: with the exemption back, the gateway's request works" \
         "$(head -n1 "$rundir/gw-curl-fixed.txt")" "served by server"
     stop_proxy "$rundir"
@@ -201,12 +212,13 @@ pitfall_c() {
     client_curl "$rundir" || true
     check_eq "$rundir: spoofing works to begin with" "$(head -n1 "$rundir/client.txt")" "served by server"
     log "break it: src_valid_mark=1"
-    run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=1 | sed 's/^/    /'
+    run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=1 | lab_indent
     before=$(martian_src)
     start_capture "$rundir"
     client_curl "$rundir" || rc=$?
     stop_capture
     show_capture_table "$rundir"
+    pitfall_record "$rundir" "$mode" "(c) --spoof-source with src_valid_mark=1, ${mode^^}"
     after=$(martian_src)
     log "in_martian_src (/proc/net/stat/rt_cache, all CPUs): $before before, $after after"
     check "$rundir: the client's request failed (curl exit status $rc)" test "$rc" -ne 0
@@ -232,7 +244,7 @@ pitfall_c() {
     doctor_check "$rundir" src-valid-mark "src_valid_mark.$iface" fail --mode "$mode" --port "$port" --spoof-source
     if [[ "$mode" == redirect ]]; then
         log "strict rp_filter instead (src_valid_mark back to 0)"
-        run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=0 net.ipv4.conf.all.rp_filter=1 | sed 's/^/    /'
+        run "$ns_gw" sysctl -w net.ipv4.conf.all.src_valid_mark=0 net.ipv4.conf.all.rp_filter=1 | lab_indent
         client_curl "$rundir" || true
         check_eq "$rundir: strict rp_filter is harmless on this symmetric gateway: the request works" \
             "$(head -n1 "$rundir/client.txt")" "served by server"
@@ -252,6 +264,10 @@ done
 if [[ " ${lab_families[*]} " == *" ipv4 "* ]]; then
     pitfall_c tproxy
     pitfall_c redirect
+fi
+
+if ((${#pitfall_dirs[@]})) && report_available; then
+    run_report "tplab report: what each wire saw of the broken gateways" "${pitfall_dirs[@]}"
 fi
 
 log ""

@@ -91,7 +91,7 @@ request_and_report() {
 
     run "$ns_client" curl --noproxy '*' -sS --max-time 5 \
         -w 'curl: connected to %{remote_ip}:%{remote_port}\n' "http://$server_ip4/" >"$curl_out" 2>&1 || true
-    sed 's/^/    /' "$curl_out"
+    lab_indent "$curl_out"
 
     # The proxy writes "closed" just after the client got its reply; wait for it if it accepted.
     if lab_file_has "$events" '"event":"accepted"'; then
@@ -127,7 +127,7 @@ request_and_report() {
     log "    ${server_line:-(no request logged by the server)}"
     if [[ -z "${local_addr[$mode]}" ]]; then
         log "  (tplab reported no accepted connection; its log, $proxy_log:)"
-        sed 's/^/    /' "$proxy_log"
+        lab_indent "$proxy_log"
     fi
     conntrack_show
 }

@@ -1,12 +1,13 @@
-// Following a client's connection from wire to wire. At each point the flow is found by the
-// client's own address and port (unchanged by REDIRECT, DNAT and TPROXY on the client side),
-// else by the proxy's upstream socket named in its `connected` event.
+// Following a client's connection (TCP) or datagram flow (UDP) from wire to wire. At each point
+// the flow is found by the client's own address and port (unchanged by REDIRECT, DNAT and TPROXY
+// on the client side), else by the proxy's upstream socket named in its `connected` event.
 #include "flow_analysis.hpp"
 
 #include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
+#include <utility>
 
 #include "events_json.hpp"
 #include "kernel_state.hpp"
@@ -29,11 +30,11 @@ bool touches(const Packet& packet, const Endpoint& endpoint) {
     return packet.source == endpoint || packet.destination == endpoint;
 }
 
-Hop findHop(const RecordedPoint& point, const std::vector<Endpoint>& anchors) {
+Hop findHop(const RecordedPoint& point, const std::vector<Endpoint>& anchors, Transport transport) {
     Hop hop;
     for (const Endpoint& anchor : anchors) {
         for (const Packet& packet : point.packets) {
-            if (packet.transport != Transport::Tcp || !touches(packet, anchor)) {
+            if (packet.transport != transport || !touches(packet, anchor)) {
                 continue;
             }
             if (!hop.seen) {
@@ -125,16 +126,19 @@ Json ladderFor(const RunRecords& run, const std::vector<Hop>& hops) {
                           {"to", arrow.forward ? lanes[1] : lanes[0]},
                           {"source", arrow.packet->source.toString()},
                           {"destination", arrow.packet->destination.toString()},
-                          {"flags", tcpFlagsText(arrow.packet->tcpFlags)},
+                          {"flags", arrow.packet->transport == Transport::Udp
+                                        ? std::string("UDP")
+                                        : tcpFlagsText(arrow.packet->tcpFlags)},
                           {"payload", arrow.packet->payloadBytes}});
     }
     return ladder;
 }
 
-Json analyzeFlow(const RunRecords& run, const Packet& syn,
+// `first` is the flow's first packet at the first point: a client's SYN, or a UDP datagram.
+Json analyzeFlow(const RunRecords& run, const Packet& first,
                  const std::vector<ConntrackEntry>& conntrack,
                  const std::vector<std::string>& rules) {
-    const Endpoint client = syn.source;
+    const Endpoint client = first.source;
     const Json* accepted = findEvent(run, "accepted", "client", client.toString());
     const Json* connected = findConnected(run, accepted);
     std::vector<Endpoint> anchors = {client};
@@ -148,7 +152,7 @@ Json analyzeFlow(const RunRecords& run, const Packet& syn,
     Json hopsJson = Json::array();
     const Hop* previous = nullptr;
     for (const auto& point : run.points) {
-        hops.push_back(findHop(point, anchors));
+        hops.push_back(findHop(point, anchors, first.transport));
     }
     for (std::size_t i = 0; i < hops.size(); ++i) {
         const Hop& hop = hops[i];
@@ -180,7 +184,8 @@ Json analyzeFlow(const RunRecords& run, const Packet& syn,
     internals["socket"] = socket ? Json(*socket) : Json(nullptr);
 
     return {{"client", client.toString()},
-            {"intended", syn.destination.toString()},
+            {"intended", first.destination.toString()},
+            {"protocol", first.transport == Transport::Udp ? "udp" : "tcp"},
             {"hops", hopsJson},
             {"internals", internals},
             {"ladder", ladderFor(run, hops)}};
@@ -209,10 +214,21 @@ Json analyzeRun(const RunRecords& run) {
     auto rules = matchedRules(run.ruleLines);
     Json flows = Json::array();
     std::set<std::string> seenClients;
+    // UDP has no SYN: a datagram starts a flow unless it answers one seen before (a reply goes
+    // back from the endpoint an earlier datagram was sent to, to the one that sent it).
+    std::set<std::pair<std::string, std::string>> datagramPairs;
     for (const Packet& packet : run.points.front().packets) {
         bool isClientSyn = packet.transport == Transport::Tcp && packet.has(tcp_flag::kSyn) &&
                            !packet.has(tcp_flag::kAck);
-        if (isClientSyn && seenClients.insert(packet.source.toString()).second) {
+        bool isNewDatagramFlow = false;
+        if (packet.transport == Transport::Udp) {
+            std::string from = packet.source.toString();
+            std::string to = packet.destination.toString();
+            isNewDatagramFlow = !datagramPairs.count({to, from});
+            datagramPairs.insert({from, to});
+        }
+        if ((isClientSyn || isNewDatagramFlow) &&
+            seenClients.insert(packet.source.toString()).second) {
             flows.push_back(analyzeFlow(run, packet, conntrack, rules));
         }
     }

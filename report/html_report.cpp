@@ -128,8 +128,8 @@ header.page .meta { margin: 2px 0 8px; color: var(--muted); font-size: 13px; }
 .sw.k-syn { background: var(--syn); } .sw.k-fin { background: var(--fin); }
 .sw.k-rst { background: var(--rst); } .sw.k-data { background: var(--data); }
 .sw.k-ack { background: var(--ack); }
-main.runs { display: grid; grid-auto-flow: column; grid-auto-columns: minmax(600px, 880px);
-            gap: 20px; padding: 20px 28px; overflow-x: auto; align-items: start; }
+main.runs { display: grid; gap: 20px; padding: 20px 28px; align-items: start;
+            grid-template-columns: repeat(auto-fit, minmax(min(100%, 780px), 1fr)); }
 section.run { background: var(--paper); border: 1px solid var(--line); border-radius: 10px;
               padding: 16px 18px; min-width: 0; }
 section.run > h2 { margin: 0; font-size: 20px; }
@@ -148,10 +148,10 @@ thead th { font-size: 12px; color: var(--muted); font-weight: 600;
            border-bottom: 2px solid var(--line); }
 td > code { white-space: nowrap; }
 .scroll { overflow-x: auto; }
-.between { display: block; color: var(--muted); font-size: 11px; }
+.between { display: block; color: var(--muted); font-size: 13px; }
 td.changed { background: var(--changed); box-shadow: inset 3px 0 0 var(--changed-edge); }
 .mark { display: inline-block; margin-left: 6px; padding: 0 5px; border-radius: 4px;
-        background: var(--changed-edge); color: #fff; font-size: 10px; font-weight: 700;
+        background: var(--changed-edge); color: #fff; font-size: 12px; font-weight: 700;
         text-transform: uppercase; letter-spacing: 0.04em; vertical-align: 1px; }
 tr.unseen td { color: var(--muted); background: #f1f5f9; }
 tr.unseen .notseen { font-style: italic; }
@@ -166,20 +166,21 @@ table.kv th { width: 34%; font-weight: 600; color: #334155; font-size: 13px; }
 .error { display: block; color: var(--rst); font-size: 13px; }
 .empty { color: var(--muted); font-style: italic; }
 .note { color: var(--muted); font-size: 13px; margin: 4px 0; }
-svg.ladder { display: block; width: 100%; max-width: 800px; height: auto;
+.ladder-box { overflow-x: auto; }
+svg.ladder { display: block; width: 100%; min-width: 720px; max-width: 1000px; height: auto;
              background: var(--paper); }
 svg.ladder text { font-family: var(--sans); }
 svg.ladder .lane-head rect { fill: #1e293b; }
-svg.ladder .lane-head text { fill: #fff; font-size: 13px; font-weight: 600; text-anchor: middle; }
+svg.ladder .lane-head text { fill: #fff; font-size: 15px; font-weight: 600; text-anchor: middle; }
 svg.ladder .lane-line { stroke: #cbd5e1; stroke-width: 2; stroke-dasharray: 4 4; }
 svg.ladder .grid { stroke: #f1f5f9; stroke-width: 1; }
-svg.ladder .time { font-size: 11px; fill: var(--ink); font-variant-numeric: tabular-nums; }
-svg.ladder .point { font-size: 10px; fill: var(--muted); }
-svg.ladder .flags { font-size: 12px; font-weight: 700; }
-svg.ladder .addr { font-family: var(--mono); font-size: 11px; fill: #334155; }
+svg.ladder .time { font-size: 14px; fill: var(--ink); font-variant-numeric: tabular-nums; }
+svg.ladder .point { font-size: 14px; fill: var(--muted); }
+svg.ladder .flags { font-size: 15px; font-weight: 700; }
+svg.ladder .addr { font-family: var(--mono); font-size: 14px; fill: #334155; }
 svg.ladder .flags, svg.ladder .addr { paint-order: stroke; stroke: #fff; stroke-width: 4px;
                                       stroke-linejoin: round; }
-svg.ladder .more { font-size: 12px; fill: var(--muted); font-style: italic; }
+svg.ladder .more { font-size: 14px; fill: var(--muted); font-style: italic; }
 svg.ladder .arrow line, svg.ladder .arrow path { stroke-width: 2; fill: none; }
 .k-syn line, .k-syn path { stroke: var(--syn); } .k-syn polygon, .k-syn .flags { fill: var(--syn); }
 .k-fin line, .k-fin path { stroke: var(--fin); } .k-fin polygon, .k-fin .flags { fill: var(--fin); }
@@ -188,11 +189,43 @@ svg.ladder .arrow line, svg.ladder .arrow path { stroke-width: 2; fill: none; }
 .k-data polygon, .k-data .flags { fill: var(--data); }
 .k-ack line, .k-ack path { stroke: var(--ack); } .k-ack polygon, .k-ack .flags { fill: var(--ack); }
 section.compare { margin: 0 28px 28px; background: var(--paper); border: 1px solid var(--line);
-                  border-radius: 10px; padding: 16px 18px; overflow-x: auto; }
+                  border-radius: 10px; padding: 16px 18px; }
+section.compare td > code { white-space: normal; overflow-wrap: anywhere; }
 section.compare h2 { margin: 0 0 4px; font-size: 20px; }
 section.compare tbody th { width: 22%; font-weight: 600; color: #334155; font-size: 13px; }
 section.compare tr.differs td { background: #eff6ff; }
 section.compare tr.differs th::after { content: " ≠"; color: var(--data); }
+button.projector { float: right; margin-left: 12px; padding: 4px 10px; font: inherit;
+                   font-size: 14px; border: 1px solid var(--line); border-radius: 6px;
+                   background: var(--wash); cursor: pointer; }
+/* Projector: larger type everywhere, the ladder drawn bigger (the button, or #projector). */
+body.projector { font-size: 19px; }
+body.projector header.page h1 { font-size: 34px; }
+body.projector header.page .meta, body.projector .legend, body.projector .note,
+body.projector .via, body.projector .error, body.projector table.kv th,
+body.projector section.compare tbody th { font-size: 17px; }
+body.projector section.run > h2, body.projector section.compare h2 { font-size: 26px; }
+body.projector article.flow h3 { font-size: 19px; }
+body.projector h4, body.projector thead th, body.projector .chip { font-size: 15px; }
+body.projector table { font-size: 18px; }
+body.projector code, body.projector .mono { font-size: 17px; }
+body.projector .entry, body.projector .rule { font-size: 15px; }
+body.projector .between, body.projector .legend .sw, body.projector .mark { font-size: 15px; }
+body.projector main.runs { grid-template-columns: repeat(auto-fit, minmax(min(100%, 1000px), 1fr)); }
+body.projector svg.ladder { min-width: 900px; max-width: 1300px; }
+@media print {
+  body { background: #fff; font-size: 12pt; }
+  button.projector { display: none; }
+  main.runs { display: block; padding: 0; }
+  section.run, section.compare { border: none; margin: 0 0 12pt; padding: 0; }
+  section.run + section.run { break-before: page; }
+  article.flow, svg.ladder, table { break-inside: avoid; }
+  .ladder-box, .scroll { overflow: visible; }
+  svg.ladder { min-width: 0; max-width: 100%; }
+  td > code, section.compare td > code { white-space: normal; overflow-wrap: anywhere; }
+  td.changed, tr.unseen td, .legend .sw { -webkit-print-color-adjust: exact;
+                                          print-color-adjust: exact; }
+}
 )css";
 
 std::string pageHead(const Json& report) {
@@ -205,7 +238,10 @@ std::string pageHead(const Json& report) {
         "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">\n"
         "<title>tplab report</title>\n<style>";
     html += kStyle;
-    html += "</style>\n</head>\n<body>\n<header class=\"page\">\n<h1>tplab report</h1>\n";
+    html +=
+        "</style>\n</head>\n<body>\n<header class=\"page\">\n"
+        "<button class=\"projector\" type=\"button\" title=\"larger type for a projector "
+        "(or open the page with #projector)\">projector</button>\n<h1>tplab report</h1>\n";
     html += "<p class=\"meta\">generated " + (generated.empty() ? "—" : escapeHtml(generated));
     if (!version.empty()) {
         html += " · " + escapeHtml(textOf(report, "tool")) + " " + escapeHtml(version);
@@ -222,7 +258,12 @@ std::string pageHead(const Json& report) {
 
 std::string pageFoot() {
     // The browser check reads these two to prove no script error stopped the page.
-    return "<script>document.body.dataset.rendered = \"ok\"; "
+    // The projector button (or #projector in the address) toggles the large-type class.
+    return "<script>var b = document.body; "
+           "if (location.hash === \"#projector\") b.classList.add(\"projector\"); "
+           "document.querySelector(\"button.projector\").onclick = function () { "
+           "b.classList.toggle(\"projector\"); }; "
+           "document.body.dataset.rendered = \"ok\"; "
            "document.title = \"tplab report: ok\";</script>\n</body>\n</html>\n";
 }
 
@@ -364,10 +405,10 @@ std::string internalsTable(const Json& flow) {
 // Ladder (sequence) diagram: one lane per host, one arrow per captured packet.
 
 struct LadderLayout {
-    double width = 640;
-    double gutter = 100;  // left column with the time and the capture point
-    double top = 52;      // below the lane headers
-    double row = 46;      // one packet per row
+    double width = 720;
+    double gutter = 128;  // left column with the time and the capture point
+    double top = 60;      // below the lane headers
+    double row = 58;      // one packet per row
     std::vector<std::string> lanes;
     std::vector<double> laneX;
 };
@@ -377,8 +418,8 @@ LadderLayout ladderLayout(const Json& run) {
     for (const Json& lane : asArray(member(run, "lanes"))) {
         layout.lanes.push_back(textOf(lane));
     }
-    double first = layout.gutter + 66;
-    double last = layout.width - 66;
+    double first = layout.gutter + 70;
+    double last = layout.width - 70;
     std::size_t count = layout.lanes.size();
     for (std::size_t i = 0; i < count; ++i) {
         double step = count > 1 ? (last - first) / static_cast<double>(count - 1) : 0;
@@ -409,10 +450,11 @@ const char* packetKind(const std::string& flags, double payload) {
 }
 
 // A text element centred on `center` but kept inside the drawing; squeezed if it cannot fit.
+// In the gutter (`inGutter`) it starts at `center` and is squeezed into the gutter instead.
 std::string svgLabel(const LadderLayout& layout, double center, double y, const char* cls,
-                     const std::string& text, double charWidth) {
-    double minX = layout.gutter + 4;
-    double maxX = layout.width - 4;
+                     const std::string& text, double charWidth, bool inGutter = false) {
+    double minX = inGutter ? center : layout.gutter + 4;
+    double maxX = inGutter ? layout.gutter - 4 : layout.width - 4;
     double room = maxX - minX;
     // Count code points, not bytes, so "→" counts once.
     double chars = static_cast<double>(
@@ -461,15 +503,14 @@ std::string ladderArrow(const LadderLayout& layout, const Json& packet, int from
     std::string g = "<g class=\"arrow " + std::string(packetKind(flags, payload)) + "\"><title>" +
                     escapeHtml(time + " at " + point + ": " + flagsLabel + " " + addresses) +
                     "</title>";
-    g += "<line class=\"grid\" x1=\"0\" y1=\"" + fixed(y + 12, 1) + "\" x2=\"" +
-         fixed(layout.width, 0) + "\" y2=\"" + fixed(y + 12, 1) + "\"/>";
-    g += "<text class=\"point\" x=\"8\" y=\"" + fixed(y - 14, 1) + "\">" + escapeHtml(point) +
-         "</text>";
-    g += "<text class=\"time\" x=\"8\" y=\"" + fixed(y + 4, 1) + "\">" + escapeHtml(time) +
+    g += "<line class=\"grid\" x1=\"0\" y1=\"" + fixed(y + 14, 1) + "\" x2=\"" +
+         fixed(layout.width, 0) + "\" y2=\"" + fixed(y + 14, 1) + "\"/>";
+    g += svgLabel(layout, 4, y - 16, "point", point, 7.8, true);
+    g += "<text class=\"time\" x=\"4\" y=\"" + fixed(y + 6, 1) + "\">" + escapeHtml(time) +
          "</text>";
     g += arrowShape(fromX, toX, y);
-    g += svgLabel(layout, center, y - 21, "flags", flagsLabel, 7.6);
-    g += svgLabel(layout, center, y - 7, "addr", addresses, 6.7);
+    g += svgLabel(layout, center, y - 26, "flags", flagsLabel, 9.4);
+    g += svgLabel(layout, center, y - 9, "addr", addresses, 8.5);
     return g + "</g>\n";
 }
 
@@ -478,12 +519,12 @@ std::string laneHeads(const LadderLayout& layout, double bottom) {
     for (std::size_t i = 0; i < layout.lanes.size(); ++i) {
         double x = layout.laneX[i];
         double boxWidth =
-            std::clamp(static_cast<double>(layout.lanes[i].size()) * 8.5 + 24, 72.0, 140.0);
-        svg += "<line class=\"lane-line\" x1=\"" + fixed(x, 1) + "\" y1=\"36\" x2=\"" +
+            std::clamp(static_cast<double>(layout.lanes[i].size()) * 9.2 + 26, 80.0, 150.0);
+        svg += "<line class=\"lane-line\" x1=\"" + fixed(x, 1) + "\" y1=\"38\" x2=\"" +
                fixed(x, 1) + "\" y2=\"" + fixed(bottom, 1) + "\"/>";
         svg += "<g class=\"lane-head\"><rect x=\"" + fixed(x - boxWidth / 2, 1) +
-               "\" y=\"8\" width=\"" + fixed(boxWidth, 1) + "\" height=\"28\" rx=\"6\"/>" +
-               "<text x=\"" + fixed(x, 1) + "\" y=\"27\">" + escapeHtml(layout.lanes[i]) +
+               "\" y=\"8\" width=\"" + fixed(boxWidth, 1) + "\" height=\"30\" rx=\"6\"/>" +
+               "<text x=\"" + fixed(x, 1) + "\" y=\"28\">" + escapeHtml(layout.lanes[i]) +
                "</text></g>\n";
     }
     return svg;
@@ -524,8 +565,8 @@ std::string ladderSvg(const Json& run, const Json& flow) {
     }
     double bottom = layout.top + layout.row * static_cast<double>(drawn) + 6;
     double height = bottom + (skipped > 0 ? 30 : 10);
-    html += "<svg class=\"ladder\" viewBox=\"0 0 " + fixed(layout.width, 0) + " " +
-            fixed(height, 0) + "\" role=\"img\" aria-label=\"" +
+    html += "<div class=\"ladder-box\"><svg class=\"ladder\" viewBox=\"0 0 " +
+            fixed(layout.width, 0) + " " + fixed(height, 0) + "\" role=\"img\" aria-label=\"" +
             escapeHtml("ladder diagram of " + textOf(flow, "client")) + "\">\n";
     html += laneHeads(layout, bottom) + arrows;
     if (skipped > 0) {
@@ -533,14 +574,15 @@ std::string ladderSvg(const Json& run, const Json& flow) {
                 fixed(bottom + 20, 1) + "\">" + std::to_string(skipped) +
                 " more packets not drawn</text>\n";
     }
-    return html + "</svg>\n";
+    return html + "</svg></div>\n";
 }
 
 // ---------------------------------------------------------------------------------------------
 // Run column.
 
 std::string flowArticle(const Json& run, const Json& flow) {
-    std::string html = "<article class=\"flow\">\n<h3>client " +
+    std::string udp = textOf(flow, "protocol") == "udp" ? "UDP " : "";
+    std::string html = "<article class=\"flow\">\n<h3>" + udp + "client " +
                        codeOrNone(textOf(flow, "client")) + " → intended " +
                        codeOrNone(textOf(flow, "intended")) + "</h3>\n";
     html += hopTable(run, flow);
@@ -564,7 +606,7 @@ std::string runColumn(const Json& run) {
     html += "</p>\n";
     const Json& flows = asArray(member(run, "flows"));
     if (flows.empty()) {
-        html += "<p class=\"empty\">no TCP flow was captured in this run</p>\n";
+        html += "<p class=\"empty\">no TCP flow was captured in this run, and no UDP one</p>\n";
     }
     for (const Json& flow : flows) {
         html += flowArticle(run, flow);

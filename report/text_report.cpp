@@ -21,7 +21,41 @@ std::string text(const Json& value, const std::string& absent = "-") {
     return value.dump();
 }
 
+// Splits one cell into lines of at most `width` characters, breaking after a space, comma
+// or semicolon where it can and mid-word only when a word alone is wider than the column.
+std::vector<std::string> wrapCell(const std::string& cell, std::size_t width) {
+    std::vector<std::string> lines;
+    std::string rest = cell;
+    while (rest.size() > width) {
+        std::size_t cut = std::string::npos;
+        for (std::size_t i = width; i > width / 3; --i) {
+            char c = rest[i - 1];
+            if (c == ' ' || c == ',' || c == ';') {
+                cut = i;
+                break;
+            }
+        }
+        if (cut == std::string::npos)
+            cut = width;
+        std::string head = rest.substr(0, cut);
+        head.erase(head.find_last_not_of(' ') + 1);
+        lines.push_back(head);
+        rest = rest.substr(cut);
+        rest.erase(0, rest.find_first_not_of(' ') == std::string::npos
+                          ? rest.size()
+                          : rest.find_first_not_of(' '));
+    }
+    if (!rest.empty() || lines.empty())
+        lines.push_back(rest);
+    return lines;
+}
+
+// Aligns rows into columns three spaces apart. When the table would be wider than
+// kReportColumns, the widest columns give way (never below kNarrowestColumn) and their cells
+// wrap onto continuation lines, so a projector shows every character without a cut.
 void appendTable(std::ostringstream& out, const std::vector<Row>& rows, const std::string& indent) {
+    constexpr std::size_t kGap = 3;
+    constexpr std::size_t kNarrowestColumn = 12;
     std::vector<std::size_t> widths;
     for (const auto& row : rows) {
         widths.resize(std::max(widths.size(), row.size()));
@@ -29,16 +63,43 @@ void appendTable(std::ostringstream& out, const std::vector<Row>& rows, const st
             widths[i] = std::max(widths[i], row[i].size());
         }
     }
-    for (const auto& row : rows) {
-        std::string line = indent;
-        for (std::size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size()) {
-                line += std::string(widths[i] - row[i].size() + 3, ' ');
-            }
+    auto total = [&] {
+        std::size_t sum = indent.size();
+        for (auto w : widths)
+            sum += w;
+        return sum + kGap * (widths.empty() ? 0 : widths.size() - 1);
+    };
+    // One character at a time from the widest column (the labels in the first column last),
+    // so that the columns shrink evenly.
+    while (total() > kReportColumns) {
+        auto first = widths.size() > 1 ? widths.begin() + 1 : widths.begin();
+        auto widest = std::max_element(first, widths.end());
+        if (*widest <= kNarrowestColumn) {
+            widest = std::max_element(widths.begin(), widths.end());
+            if (*widest <= kNarrowestColumn)
+                break;
         }
-        line.erase(line.find_last_not_of(' ') + 1);
-        out << line << "\n";
+        --*widest;
+    }
+    for (const auto& row : rows) {
+        std::vector<std::vector<std::string>> cells;
+        std::size_t height = 1;
+        for (std::size_t i = 0; i < row.size(); ++i) {
+            cells.push_back(wrapCell(row[i], widths[i]));
+            height = std::max(height, cells.back().size());
+        }
+        for (std::size_t n = 0; n < height; ++n) {
+            std::string line = indent;
+            for (std::size_t i = 0; i < cells.size(); ++i) {
+                std::string part = n < cells[i].size() ? cells[i][n] : "";
+                line += part;
+                if (i + 1 < cells.size()) {
+                    line += std::string(widths[i] - part.size() + kGap, ' ');
+                }
+            }
+            line.erase(line.find_last_not_of(' ') + 1);
+            out << line << "\n";
+        }
     }
 }
 
@@ -87,8 +148,8 @@ std::string ruleTargets(const Json& rules) {
 }
 
 void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
-    out << "flow " << number << ": " << text(flow["client"]) << " -> " << text(flow["intended"])
-        << "\n";
+    out << "flow " << number << (flow.value("protocol", "tcp") == "udp" ? " (UDP)" : "") << ": "
+        << text(flow["client"]) << " -> " << text(flow["intended"]) << "\n";
     std::vector<Row> hops = {{"point", "source", "destination", ""}};
     for (const auto& hop : flow["hops"]) {
         hops.push_back(
@@ -118,16 +179,19 @@ void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
     appendTable(out, rows, "    ");
 }
 
-void appendSideBySide(std::ostringstream& out, const Json& runs) {
+// One table per address family (at most three runs each), so that it fits kReportColumns.
+void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& runs,
+                      const std::string& family) {
     std::vector<Row> rows = {{""},
                              {"client sent to"},
                              {"gateway inbound saw"},
-                             {"accepted socket's local address"},
-                             {"destination recovered by"},
+                             {"accepted socket (local)"},
+                             {"recovered by"},
                              {"NAT mapping"},
                              {"rule target"},
                              {"server saw"}};
-    for (const auto& run : runs) {
+    for (const Json* run_ptr : runs) {
+        const Json& run = *run_ptr;
         rows[0].push_back(text(run["title"]));
         if (run["flows"].empty()) {
             for (std::size_t i = 1; i < rows.size(); ++i)
@@ -146,8 +210,47 @@ void appendSideBySide(std::ostringstream& out, const Json& runs) {
         rows[6].push_back(ruleTargets(in["rules"]));
         rows[7].push_back(text(in["server_saw"]));
     }
-    out << "== side by side (first flow of each run) ==\n";
+    out << "== side by side" << (family.empty() ? "" : ", " + family)
+        << " (first flow of each run) ==\n";
     appendTable(out, rows, "  ");
+}
+
+// The runs grouped by family in report order, each family split evenly into tables of at most
+// three runs.
+std::vector<std::pair<std::string, std::vector<const Json*>>> sideBySideGroups(const Json& runs) {
+    constexpr std::size_t kRunsPerTable = 3;
+    std::vector<std::pair<std::string, std::vector<const Json*>>> families;
+    for (const auto& run : runs) {
+        std::string family = text(run["family"], "");
+        auto it = std::find_if(families.begin(), families.end(),
+                               [&](const auto& group) { return group.first == family; });
+        if (it == families.end()) {
+            families.push_back({family, {}});
+            it = families.end() - 1;
+        }
+        it->second.push_back(&run);
+    }
+    bool one_run_each = std::all_of(families.begin(), families.end(),
+                                    [](const auto& group) { return group.second.size() == 1; });
+    if (families.size() > 1 && one_run_each) {
+        // Nothing to compare within a family: compare across them instead.
+        std::vector<const Json*> all;
+        for (const auto& group : families)
+            all.push_back(group.second.front());
+        families = {{"", all}};
+    }
+    std::vector<std::pair<std::string, std::vector<const Json*>>> groups;
+    for (const auto& [family, members] : families) {
+        std::size_t tables = (members.size() + kRunsPerTable - 1) / kRunsPerTable;
+        std::size_t per_table = (members.size() + tables - 1) / tables;
+        for (std::size_t i = 0; i < members.size(); i += per_table) {
+            auto end = std::min(members.size(), i + per_table);
+            groups.push_back({family,
+                              {members.begin() + static_cast<std::ptrdiff_t>(i),
+                               members.begin() + static_cast<std::ptrdiff_t>(end)}});
+        }
+    }
+    return groups;
 }
 
 }  // namespace
@@ -160,8 +263,8 @@ std::string renderTextReport(const Json& report) {
             out << "   (lab " << text(run["lab"]) << ", " << text(run["family"], "") << ")";
         out << "\n";
         if (run["flows"].empty()) {
-            out << "no TCP connection was captured at " << text(run["points"][0]["label"])
-                << "\n\n";
+            out << "no TCP connection or UDP flow was captured at "
+                << text(run["points"][0]["label"]) << "\n\n";
             continue;
         }
         std::size_t number = 1;
@@ -171,7 +274,12 @@ std::string renderTextReport(const Json& report) {
         }
     }
     if (report["runs"].size() >= 2) {
-        appendSideBySide(out, report["runs"]);
+        for (const auto& [family, runs] : sideBySideGroups(report["runs"])) {
+            if (runs.size() >= 2) {
+                appendSideBySide(out, runs, family);
+                out << "\n";
+            }
+        }
     }
     return out.str();
 }

@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR="$werror" >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR="$werror" -DTPLAB_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)"

@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tplab needs to build, test and run its labs.
+# --labs: only what building tplab and running the labs needs (scripts/lab.sh uses it).
 # Idempotent: does nothing when everything is there (unless CI=true: then apt is always asked).
 set -euo pipefail
 
-packages=(
-    # build
+lab_packages=(
+    # build (tplab itself)
     g++ cmake make pkg-config
-    libcli11-dev nlohmann-json3-dev libpcap-dev libcap-dev libgtest-dev libgmock-dev
+    libcli11-dev nlohmann-json3-dev libpcap-dev libcap-dev
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
+)
+test_packages=(
+    # build (the GoogleTest suites)
+    libgtest-dev libgmock-dev
     # bench/: load generators, servers and the reference proxy
     iperf3 wrk sockperf nginx-light haproxy
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
@@ -17,6 +22,8 @@ packages=(
     # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
     valgrind clang libclang-rt-14-dev
 )
+packages=("${lab_packages[@]}" "${test_packages[@]}")
+[ "${1:-}" = "--labs" ] && packages=("${lab_packages[@]}")
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: run as root (sudo $0)" >&2

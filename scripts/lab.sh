@@ -1,16 +1,57 @@
 #!/usr/bin/env bash
-# The main job: installs what it needs, builds, then runs a lab (default: compare, REDIRECT and
-# TPROXY side by side with captures at every hop and the report as text, JSON and HTML).
-# Usage: sudo scripts/lab.sh [LAB] [LAB OPTIONS]   e.g. sudo scripts/lab.sh 04-tproxy --ipv6
+# The main job: installs what the labs need, builds tplab, then runs a lab (default: compare,
+# REDIRECT and TPROXY side by side with captures at every hop and the report as text, JSON, HTML).
+# Usage: scripts/lab.sh [LAB] [LAB OPTIONS]   e.g. scripts/lab.sh 04-tproxy --ipv6
+# Needs root: run as root, or as a user with sudo (it asks sudo itself only when it is not root).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self=$(readlink -f "$0")
+cd "$(dirname "$self")/.."
 
+labs=""
+for file in labs/*.sh; do
+    name=${file##*/}
+    [ "$name" = lib.sh ] || labs+="${labs:+ }${name%.sh}"
+done
 lab="${1:-compare}"
 shift || true
-if [ ! -x "labs/$lab.sh" ]; then
-    echo "lab.sh: no lab named '$lab' (have: $(cd labs && ls ./*.sh | grep -v lib.sh | xargs -n1 basename | sed 's/\.sh$//' | tr '\n' ' '))" >&2
+if [ "$lab" = "-h" ] || [ "$lab" = "--help" ]; then
+    sed -n '2,5s/^# \{0,1\}//p' "$self"
+    echo "Labs: $labs" | fold -s -w 100
+    exit 0
+fi
+if [ ! -x "labs/$lab.sh" ] || [ "$lab" = lib ]; then
+    echo "lab.sh: no lab named '$lab' (have: $labs)" | fold -s -w 100 >&2
     exit 2
 fi
-scripts/install-deps.sh
-scripts/build.sh >/dev/null
+if [ "$(id -u)" -ne 0 ]; then
+    if ! command -v sudo >/dev/null; then
+        echo "lab.sh: needs root, and there is no sudo: run it as root (su -c '$self $lab')" >&2
+        exit 1
+    fi
+    # sudo drops the environment: hand on the labs' settings (LAB_PAUSE, LAB_OUTPUT, TPLAB...).
+    settings=()
+    while IFS='=' read -r name _; do
+        settings+=("$name=${!name}")
+    done < <(env | grep -E '^(LAB_[A-Z_]*|TPLAB)=' || true)
+    exec sudo -- env "${settings[@]}" "$self" "$lab" "$@"
+fi
+
+log=build/lab-build.log
+mkdir -p build
+echo "[1/3] installing the Debian packages the labs need (scripts/install-deps.sh --labs;"
+echo "      the first time this downloads for a few minutes)"
+scripts/install-deps.sh --labs
+echo "[2/3] building tplab into build/ (compiler output in $log; the first time: minutes)"
+if [ ! -f build/CMakeCache.txt ]; then
+    # Only tplab: the tests need packages the labs do not (scripts/build.sh builds them all).
+    cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_BUILD_TESTS=OFF >"$log" 2>&1 ||
+        { tail -20 "$log"; echo "lab.sh: cmake failed, see $log" >&2; exit 1; }
+fi
+if ! cmake --build build -j"$(nproc)" --target tplab >>"$log" 2>&1; then
+    tail -20 "$log"
+    echo "lab.sh: the build failed, see $log" >&2
+    exit 1
+fi
+echo "      built $(build/cli/tplab --version 2>/dev/null || echo build/cli/tplab)"
+echo "[3/3] running labs/$lab.sh $* (it shows each command before it runs it)" | fold -s -w 100
 exec "labs/$lab.sh" "$@"

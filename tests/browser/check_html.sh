@@ -1,9 +1,12 @@
 #!/bin/bash
-# Opens a tplab HTML report in a real headless Chromium and checks three things: the page's closing
-# script ran (<body data-rendered="ok">), Chromium logged no console message or uncaught script
-# error, and a 1600x1200 screenshot is a real picture (a PNG of more than 10 KB, many colours).
+# Opens a tplab HTML report in a real headless Chromium and checks: the page's closing script ran
+# (<body data-rendered="ok">), Chromium logged no console message or uncaught script error, and,
+# at 1280x720 and at 1920x1080 (a laptop and a projector), that nothing is cut off (no run column
+# or table reaches past the window's right edge) and every ladder label is drawn at 14 px or more;
+# then a screenshot at each size is a real picture (a PNG of more than 10 KB, many colours).
 #
 # Usage: tests/browser/check_html.sh HTML_FILE PNG_OUT
+#   writes PNG_OUT at 1920x1080 and PNG_OUT with -1280x720 before .png at 1280x720
 # Exit 0 on pass, 1 on failure (one line says why), 4 to skip when Chromium is not installed.
 # Works offline: the flags keep Chromium off the network, and the page must not need it either
 # (its Content-Security-Policy forbids any load, so an attempt would show up as a console error).
@@ -143,23 +146,68 @@ print(width, height, len(colours))
 EOF
 }
 
+# The layout, measured by the page itself: a copy of it with a script appended that writes what
+# it measured into <body data-layout="...">: the widest right edge of a run column, a table or the
+# comparison section, the window's width, and the smallest ladder label in CSS pixels (its font
+# size times the drawing's scale).
+readonly measure_js='<script>(function () {
+  var w = window.innerWidth, right = 0, small = 1e9, labels = 0;
+  document.querySelectorAll("section.run, section.compare, table").forEach(function (e) {
+    right = Math.max(right, e.getBoundingClientRect().right);
+  });
+  document.querySelectorAll("svg.ladder").forEach(function (svg) {
+    var scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+    svg.querySelectorAll("text").forEach(function (t) {
+      labels++;
+      small = Math.min(small, parseFloat(getComputedStyle(t).fontSize) * scale);
+    });
+  });
+  document.body.dataset.layout = "window=" + w + " right=" + Math.ceil(right) +
+    " labels=" + labels + " smallest=" + (labels ? small.toFixed(1) : "none");
+})();</script>'
+
+check_layout() {
+    local width=$1 height=$2 layout right smallest
+    local page="$tmp_dir/measure-$width.html"
+    python3 -c 'import sys; page = open(sys.argv[1], encoding="utf-8").read()
+open(sys.argv[2], "w", encoding="utf-8").write(page.replace("</body>", sys.argv[3] + "</body>"))' \
+        "$html_file" "$page" "$measure_js"
+    local saved_url=$url
+    url=$(file_url "$page")
+    run_chromium "layout-$width" --dump-dom --window-size="$width,$height"
+    url=$saved_url
+    check_console "layout-$width"
+    layout=$(grep -o 'data-layout="[^"]*"' "$tmp_dir/layout-$width.out" | head -n1)
+    [[ -n "$layout" ]] || fail "at ${width}x${height} the layout could not be measured"
+    layout=${layout#data-layout=\"}
+    layout=${layout%\"}
+    right=$(sed -n 's/.* right=\([0-9]*\).*/\1/p' <<<"$layout")
+    smallest=$(sed -n 's/.* smallest=\([0-9.]*\|none\).*/\1/p' <<<"$layout")
+    ((right <= width)) || fail "at ${width}x${height} the page is cut off: $layout"
+    if [[ "$smallest" != none ]] && ! python3 -c 'import sys; sys.exit(float(sys.argv[1]) < 14)' "$smallest"; then
+        fail "at ${width}x${height} a ladder label is smaller than 14 px: $layout"
+    fi
+    layout_summary+="${width}x${height}: $layout; "
+}
+
 check_screenshot() {
-    rm -f "$png_out"
-    run_chromium screenshot --screenshot="$png_out" --window-size=1600,1200
-    check_console screenshot
-    [[ -s "$png_out" ]] || fail "no screenshot was written to $png_out"
+    local png=$1 width=$2 height=$3
+    rm -f "$png"
+    run_chromium "screenshot-$width" --screenshot="$png" --window-size="$width,$height"
+    check_console "screenshot-$width"
+    [[ -s "$png" ]] || fail "no screenshot was written to $png"
     local bytes
-    bytes=$(stat -c %s "$png_out")
+    bytes=$(stat -c %s "$png")
     ((bytes > MIN_PNG_BYTES)) || fail "screenshot is only $bytes bytes: an empty page?"
     if ! command -v python3 >/dev/null 2>&1; then
-        png_summary="$bytes bytes (python3 missing: colours not counted)"
+        png_summary+="$png: $bytes bytes (python3 missing: colours not counted); "
         return
     fi
-    local stats width height colours
-    stats=$(png_stats "$png_out" 2>&1) || fail "screenshot unreadable: $stats"
+    local stats colours
+    stats=$(png_stats "$png" 2>&1) || fail "screenshot unreadable: $stats"
     read -r width height colours <<<"$stats"
-    ((colours >= min_colours)) || fail "screenshot has $colours colour(s): a blank page?"
-    png_summary="${width}x${height}, $bytes bytes, $colours colours sampled"
+    ((colours >= min_colours)) || fail "screenshot $png has $colours colour(s): a blank page?"
+    png_summary+="$png ${width}x${height}, $bytes bytes, $colours colours sampled; "
 }
 
 main() {
@@ -171,14 +219,20 @@ main() {
     browser=$(find_chromium) || skip "chromium is not installed (apt-get install -y chromium)"
     command -v timeout >/dev/null 2>&1 || skip "timeout (coreutils) is not installed"
     tmp_dir=$(mktemp -d)
-    url=$(file_url "$(readlink -f "$1")")
+    html_file=$(readlink -f "$1")
+    url=$(file_url "$html_file")
     png_out=$(readlink -m "$2")
     mkdir -p "$(dirname "$png_out")"
+    command -v python3 >/dev/null 2>&1 || skip "python3 is not installed"
 
     check_dom
-    check_screenshot
-    echo "PASS: check_html: $1 rendered (data-rendered=ok, no console errors);" \
-        "screenshot $png_out: $png_summary"
+    layout_summary="" png_summary=""
+    check_layout 1280 720
+    check_layout 1920 1080
+    check_screenshot "${png_out%.png}-1280x720.png" 1280 720
+    check_screenshot "$png_out" 1920 1080
+    echo "PASS: check_html: $1 rendered (data-rendered=ok, no console errors); layout" \
+        "${layout_summary}screenshots: $png_summary"
 }
 
 main "$@"

@@ -1,0 +1,166 @@
+# shellcheck shell=bash
+# Part of labs/lib.sh, which sources every part in order (source lib.sh, not this file).
+# Running commands in namespaces: run (shows the command first), ns_exec, busywait,
+# background jobs under timeout (start_bg, stop_bg), and defer for cleanup.
+
+#### Running commands in namespaces ###########################################
+
+# lab_quote ARG...: set lab_quoted to the arguments as one line a shell reads back the same way.
+# (It sets a variable rather than printing, so callers need no $(...): see cleanup's comment.)
+lab_quote() {
+    local arg words=() re="^[A-Za-z0-9_./:=,@%+-]+$"
+    for arg in "$@"; do
+        if [[ "$arg" =~ $re ]]; then
+            words+=("$arg")
+        else
+            words+=("'${arg//\'/\'\\\'\'}'")
+        fi
+    done
+    lab_quoted="${words[*]}"
+    lab_quoted_words=("${words[@]}")
+}
+
+# show_cmd NS SUFFIX CMD...: print `[ns] # CMD SUFFIX` to the script's stdout (fd 3), where ns
+# is NS without the prefix (tpl-gw -> gw). To type it yourself: ip netns exec NS CMD.
+# NS `-` is the host's own namespace, shown as [host]. A command longer than LAB_COLUMNS goes on
+# over continuation lines ending in ` \`, so it can still be pasted into a shell as it is.
+show_cmd() {
+    local ns=$1 suffix=$2 label line word on_line=0
+    shift 2
+    lab_quote "$@"
+    label=${ns#"${LAB_PREFIX}"-}
+    [[ "$ns" == - ]] && label=host
+    line="[$label] #"
+    local -a units=()
+    local i n=${#lab_quoted_words[@]}
+    for ((i = 0; i < n; i++)); do  # an option and its value stay on one line
+        word=${lab_quoted_words[i]}
+        if [[ "$word" == -* && $((i + 1)) -lt $n && "${lab_quoted_words[i + 1]}" != -* ]]; then
+            i=$((i + 1))
+            word+=" ${lab_quoted_words[i]}"
+        fi
+        units+=("$word")
+    done
+    local -a suffix_words
+    read -ra suffix_words <<<"$suffix"  # redirections and `&` count too
+    units+=("${suffix_words[@]}")
+    for word in "${units[@]}"; do
+        if ((on_line > 0 && ${#line} + 1 + ${#word} + 2 > LAB_COLUMNS)); then
+            printf '%s \\\n' "$line" >&3
+            line="   " on_line=0
+        fi
+        line+=" $word" on_line=$((on_line + 1))
+    done
+    printf '%s\n' "$line" >&3
+}
+
+# lab_in NS CMD...: run CMD in NS, or in the host's namespace for NS `-`.
+lab_in() {
+    local ns=$1
+    shift
+    if [[ "$ns" == - ]]; then
+        "$@"
+    else
+        ip netns exec "$ns" "$@"
+    fi
+}
+
+# run NS CMD...: show `[ns] # CMD`, then run it in NS (`ip netns exec NS CMD`).
+run() {
+    local ns=$1
+    shift
+    show_cmd "$ns" "" "$@"
+    lab_in "$ns" "$@"
+}
+
+# ns_exec NS CMD...: run CMD in NS without showing it (setup plumbing; LAB_VERBOSE=1 shows it).
+ns_exec() {
+    local ns=$1
+    shift
+    if [[ "$LAB_VERBOSE" == 1 ]]; then
+        show_cmd "$ns" "" "$@"
+    fi
+    ip netns exec "$ns" "$@"
+}
+
+# busywait TIMEOUT_SECONDS CMD...: poll CMD until it succeeds; 1 if it never does in time.
+busywait() {
+    local timeout=$1
+    shift
+    local deadline=$((SECONDS + timeout))
+    until "$@"; do
+        if ((SECONDS >= deadline)); then
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# lab_port_listening NS PORT [-t|-u]: true if a TCP (-t, default) or UDP (-u) socket listens on PORT.
+lab_port_listening() {
+    local ns=$1 port=$2 proto=${3:--t}
+    [[ -n "$(ip netns exec "$ns" ss -Hln "$proto" "sport = :$port" 2>/dev/null)" ]]
+}
+
+# wait_listening NS PORT [TIMEOUT]: wait until a TCP socket listens on PORT in NS.
+wait_listening() {
+    local ns=$1 port=$2 timeout=${3:-$LAB_WAIT}
+    busywait "$timeout" lab_port_listening "$ns" "$port"
+}
+
+# wait_udp_listening NS PORT: wait (LAB_WAIT seconds at most) until a UDP socket is bound to PORT in NS.
+wait_udp_listening() {
+    busywait "$LAB_WAIT" lab_port_listening "$1" "$2" -u
+}
+
+lab_file_has() {
+    [[ -f "$1" ]] && grep -qE -- "$2" "$1"
+}
+
+# wait_for_line FILE REGEX [TIMEOUT]: wait until a line of FILE matches the extended REGEX.
+wait_for_line() {
+    local file=$1 regex=$2 timeout=${3:-$LAB_WAIT}
+    busywait "$timeout" lab_file_has "$file" "$regex"
+}
+
+# start_bg NS LOGFILE CMD...: run CMD in NS (`-`: the host's namespace) in the background under
+# `timeout $LAB_TIMEOUT`, stdout and stderr to LOGFILE. Shows the command; sets bg_pid; cleanup
+# stops it.
+start_bg() {
+    local ns=$1 logfile=$2
+    shift 2
+    show_cmd "$ns" " >$logfile 2>&1 &" "$@"
+    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
+    if [[ "$ns" == - ]]; then
+        timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+    else
+        ip netns exec "$ns" timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+    fi
+    bg_pid=$!
+    lab_pids+=("$bg_pid")
+}
+
+lab_pid_gone() {
+    ! kill -0 "$1" 2>/dev/null
+}
+
+# stop_bg PID [SIGNAL]: send SIGNAL (default TERM) to a start_bg job and wait for it.
+# Returns the job's exit status (timeout forwards the signal to the command).
+stop_bg() {
+    local pid=$1 signal=${2:-TERM} rc=0 i
+    kill "-$signal" "$pid" 2>/dev/null || true
+    if ! busywait "$LAB_WAIT" lab_pid_gone "$pid"; then
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || rc=$?
+    for i in "${!lab_pids[@]}"; do
+        [[ "${lab_pids[$i]}" == "$pid" ]] && unset 'lab_pids[i]'
+    done
+    return "$rc"
+}
+
+# defer CMD...: run CMD during cleanup (last registered runs first), before the namespaces go.
+defer() {
+    lab_quote "$@"
+    lab_deferred+=("$lab_quoted")
+}
