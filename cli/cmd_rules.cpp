@@ -106,7 +106,8 @@ Command setupRulesCommand(CLI::App& parent) {
         "--local", cli->local,
         "Also intercept the gateway's own traffic (OUTPUT), exempting the proxy's --mark");
     app->add_flag("--spoof-source", cli->spoofSource,
-                  "Add the return path for tplab proxy --spoof-source");
+                  "Add the return path for tplab proxy --spoof-source, and conntrack zone 1 "
+                  "for its upstreams (found by --mark)");
     app->add_option("--mark", cli->mark,
                     "The proxy's SO_MARK (tplab proxy --mark), exempted with --local; must not "
                     "overlap the TPROXY mark 0x1")

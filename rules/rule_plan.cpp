@@ -278,7 +278,33 @@ void addGuardedTproxy(const RuleSpec& spec, const Family& family, std::vector<st
         family.iptables, "mangle", "PREROUTING", match));
 }
 
+// With --spoof-source a proxied TCP flow is two conntrack entries with the client's address as
+// source; when the kernel gives the upstream a port the client also uses toward that server,
+// both legs share one 4-tuple and conntrack drops one of them (insert_failed). A zone of its own
+// for the upstream leg keeps them apart: its packets carry the proxy's --mark on the way out
+// and belong to its marked transparent socket on the way back (docs/full-transparency.md).
+constexpr const char* kZone = "1";
+const char* kZoneOutWhy =
+    "conntrack zone 1 for the proxy's spoofed upstream connections (they carry --mark): a "
+    "client flow with the same 4-tuple stays a separate entry in zone 0";
+const char* kZoneInWhy =
+    "the servers' replies to those upstreams (their socket is transparent and carries --mark) "
+    "join zone 1 too; --restore-skmark copies the socket's mark to the packet to tell them apart";
+
+void addIptablesZones(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+    const std::string mark = hex(spec.proxyMark);
+    steps.push_back(
+        iptablesRule(kZoneOutWhy, family.iptables, "raw", "OUTPUT",
+                     {"-p", "tcp", "-m", "mark", "--mark", mark, "-j", "CT", "--zone", kZone}));
+    steps.push_back(iptablesRule(kZoneInWhy, family.iptables, "raw", "PREROUTING",
+                                 {"-p", "tcp", "-m", "socket", "--transparent", "--restore-skmark",
+                                  "-m", "mark", "--mark", mark, "-j", "CT", "--zone", kZone}));
+}
+
 void addIptables(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+    if (spec.spoofSource && spec.tcp) {
+        addIptablesZones(spec, family, steps);
+    }
     const bool tproxy = spec.mode == InterceptMode::Tproxy;
     const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
     for (const auto& protocol : protocolsOf(spec)) {
@@ -374,7 +400,13 @@ std::string nftGuardedTproxy(const RuleSpec& spec, const Family& family, const s
 // One table holds everything, so applying is "replace the table" and removing is "delete it".
 std::string nftRuleset(const RuleSpec& spec) {
     const bool tproxy = spec.mode == InterceptMode::Tproxy;
-    std::ostringstream nat, natOutput, mangle, routeOutput;
+    std::ostringstream nat, natOutput, mangle, routeOutput, rawPrerouting, rawOutput;
+    if (spec.spoofSource && spec.tcp) {  // the conntrack zones of addIptablesZones()
+        rawOutput << "\t\tmeta l4proto tcp meta mark " << hex(spec.proxyMark) << " ct zone set "
+                  << kZone << "\n";
+        rawPrerouting << "\t\tmeta l4proto tcp socket transparent 1 socket mark "
+                      << hex(spec.proxyMark) << " ct zone set " << kZone << "\n";
+    }
     for (const auto& protocol : protocolsOf(spec)) {
         // Family-agnostic: one rule serves IPv4 and IPv6. No `accept`: the client's next UDP
         // datagram belongs to the proxy's reply socket (bound to the server's address, so the
@@ -419,6 +451,8 @@ std::string nftRuleset(const RuleSpec& spec) {
             text << "\t\tmeta mark " << hex(spec.proxyMark) << " return\n";
         text << body.str() << "\t}\n";
     };
+    chain("raw_prerouting", "type filter hook prerouting priority raw", rawPrerouting, false);
+    chain("raw_output", "type filter hook output priority raw", rawOutput, false);
     chain("nat_prerouting", "type nat hook prerouting priority dstnat", nat, false);
     chain("nat_output", "type nat hook output priority -100", natOutput, true);
     chain("mangle_prerouting", "type filter hook prerouting priority mangle", mangle, false);

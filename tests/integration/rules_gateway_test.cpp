@@ -1,7 +1,10 @@
 // What `tplab rules --apply` leaves a running gateway able to do, in real namespaces: the
 // unscoped TPROXY recipe must not cut the gateway off (its own connections, a service on the
-// gateway, proxied flows), and nft must carry UDP with --spoof-source exactly as iptables does.
+// gateway, proxied flows), nft must carry UDP with --spoof-source exactly as iptables does, and
+// the conntrack zones of --spoof-source must keep flows whose 4-tuples collide.
 #include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
 
 #include <memory>
 #include <ostream>
@@ -18,6 +21,7 @@ constexpr int kProxyPort = 15001;
 constexpr int kGatewayServicePort = 2222;  // a service of the gateway itself, like sshd
 constexpr int kUdpEchoPort = 7001;
 constexpr int kDatagrams = 50;
+constexpr int kLoadServerPort = 9000;
 
 std::string familyName(Family family) {
     return family == Family::Ipv4 ? "ipv4" : "ipv6";
@@ -49,9 +53,9 @@ class RulesOnAGateway {
         }
         return net_.exec(net_.gateway(), std::string(TPLAB_BINARY) + " rules " + arguments);
     }
-    void startProxy(std::vector<std::string> extra) {
+    void startProxy(std::vector<std::string> extra, const std::string& mode = "tproxy") {
         std::vector<std::string> argv = {TPLAB_BINARY, "proxy",
-                                         "--mode",     "tproxy",
+                                         "--mode",     mode,
                                          "--listen",   "0.0.0.0:" + std::to_string(kProxyPort),
                                          "--listen",   "[::]:" + std::to_string(kProxyPort),
                                          "--events",   web_->workdir() + "/events.jsonl"};
@@ -240,6 +244,76 @@ INSTANTIATE_TEST_SUITE_P(, UdpThroughTproxyRules, ::testing::ValuesIn(udpCases()
                                     familyName(testCase.param.family) +
                                     (testCase.param.spoofSource ? "_spoof" : "") +
                                     (testCase.param.scoped ? "_scoped" : "_unscoped");
+                         });
+
+// --- 3. --spoof-source with the port range squeezed to 16 ports on client and gateway: the
+// proxy's spoofed upstreams and the client's own flows share 4-tuples all the time. The zone
+// rules `tplab rules --spoof-source` writes (with `tplab proxy --mark 2`) must lose no flow.
+
+struct CollisionRulesCase {
+    std::string firewall;
+    std::string mode;
+    Family family;
+};
+
+[[maybe_unused]] void PrintTo(const CollisionRulesCase& c, std::ostream* out) {
+    *out << c.firewall << "_" << c.mode << "_" << familyName(c.family);
+}
+
+class SpoofedCollisionsThroughTplabRules : public ::testing::TestWithParam<CollisionRulesCase> {
+  protected:
+    void SetUp() override {
+        if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        const auto& c = GetParam();
+        lab = std::make_unique<RulesOnAGateway>("zones");
+        auto& net = lab->net();
+        for (const auto& ns : {net.client(), net.gateway()}) {
+            net.mustExec(ns, "sysctl -qw net.ipv4.ip_local_port_range=\"40000 40015\"");
+        }
+        lab->spawn(net.server(),
+                   {"python3", std::string(TPLAB_TEST_TOOLS) + "/load_peer.py", "serve", "--port",
+                    std::to_string(kLoadServerPort), "--results", results()},
+                   "load-server.log");
+        ASSERT_TRUE(net.waitListening(net.server(), kLoadServerPort));
+        auto applied = lab->rules("--mode " + c.mode + " --firewall " + c.firewall + " --port " +
+                                  std::to_string(kProxyPort) + " --" + familyName(c.family) +
+                                  " --in-interface veth-c --dport " +
+                                  std::to_string(kLoadServerPort) + " --spoof-source --apply");
+        ASSERT_EQ(applied.exitCode, 0) << applied.output;
+        lab->startProxy({"--spoof-source", "--mark", "2"}, c.mode);
+        ASSERT_TRUE(net.waitListening(net.gateway(), kProxyPort));
+    }
+    void TearDown() override { lab.reset(); }
+    std::string results() const { return lab->web().workdir() + "/load-server.jsonl"; }
+
+    std::unique_ptr<RulesOnAGateway> lab;
+};
+
+TEST_P(SpoofedCollisionsThroughTplabRules, NoFlowIsLost) {
+    const auto& server = addressesFor(GetParam().family).server;
+    auto run = lab->net().exec(
+        lab->net().client(),
+        "timeout 120 python3 " + std::string(TPLAB_TEST_TOOLS) + "/load_peer.py run --target " +
+            withPort(server, kLoadServerPort) + " --server-results " + results() +
+            " --flows 12 --max-size 1048576 --slow-readers 12 --flow-timeout 20 --server-wait 3" +
+            " 2>/dev/null");
+    auto summary = nlohmann::json::parse(run.output, nullptr, false);
+    ASSERT_FALSE(summary.is_discarded()) << run.output;
+    EXPECT_EQ(summary["failed"], 0) << summary.dump() << "\n" << lab->file("proxy.log");
+    auto zoned = lab->net().exec(lab->net().gateway(), "conntrack -L --zone 1 2>/dev/null | wc -l");
+    EXPECT_GT(std::stoi(zoned.output), 0) << "no upstream connection was put in zone 1";
+}
+
+INSTANTIATE_TEST_SUITE_P(, SpoofedCollisionsThroughTplabRules,
+                         ::testing::Values(CollisionRulesCase{"iptables", "redirect", Family::Ipv4},
+                                           CollisionRulesCase{"nft", "redirect", Family::Ipv6},
+                                           CollisionRulesCase{"iptables", "tproxy", Family::Ipv6},
+                                           CollisionRulesCase{"nft", "tproxy", Family::Ipv4}),
+                         [](const ::testing::TestParamInfo<CollisionRulesCase>& testCase) {
+                             return testCase.param.firewall + "_" + testCase.param.mode + "_" +
+                                    familyName(testCase.param.family);
                          });
 
 }  // namespace
