@@ -140,6 +140,12 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         options.session.upstream.mark = cli.mark;
     }
     options.session.upstream.spoofSource = cli.spoofSource;
+    if (cli.spoofSource && !markGiven) {
+        log::warn(
+            "--spoof-source without --mark: the conntrack zones of `tplab rules "
+            "--spoof-source` cannot find the upstream connections, so one whose 4-tuple "
+            "a client flow also uses can be dropped (docs/full-transparency.md)");
+    }
     options.session.connectTimeout = seconds(cli.connectTimeout);
     options.session.idleTimeout = seconds(cli.idleTimeout);
     options.maxConnections = cli.maxConnections;
@@ -225,7 +231,8 @@ Command setupProxyCommand(CLI::App& parent) {
     app->add_flag("--spoof-source", cli->spoofSource,
                   "Full transparency: upstream sockets bind the client's address "
                   "(IP_TRANSPARENT), so the server sees the client; needs the return-path "
-                  "rules of docs/full-transparency.md and CAP_NET_ADMIN");
+                  "rules (tplab rules --spoof-source), --mark for their conntrack zones, and "
+                  "CAP_NET_ADMIN");
     app->add_option("--connect-timeout", cli->connectTimeout,
                     "Seconds to wait for the upstream connect; then the client is reset")
         ->check(secondsBetween(0.001, 3600))
