@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 # A test that fails is run once more (ctest --repeat until-pass:2); a flaky one shows as
-# passed on its second try in the log. Known flaky: the lab interrupt tests (docs/development.md).
+# passed on its second try in the log (docs/development.md).
 ctest --test-dir build --output-on-failure -j"$(nproc)" --repeat until-pass:2 "$@"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interrupts a lab half-way with SIGINT (as Ctrl-C does) and checks it left nothing behind:
+# Interrupts a lab half-way with SIGINT (to its process group, as Ctrl-C does) and checks it left nothing behind:
 # no namespace of its prefix, no process that ran in them, no rule (rules die with the namespaces).
 # Usage: interrupt_cleanup.sh LAB_SCRIPT DELAY_SECONDS. Exit 0 pass, 1 fail, 4 skip.
 set -euo pipefail
@@ -17,12 +17,11 @@ log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
 # A job started with & from a non-interactive shell ignores SIGINT, and bash cannot un-ignore a
-# signal it inherited ignored: python resets it to the default before exec'ing the lab, so the
-# lab sees SIGINT exactly as it would from Ctrl-C.
-LAB_PREFIX=$prefix setsid python3 -c '
-import os, signal, sys
-signal.signal(signal.SIGINT, signal.SIG_DFL)
-os.execvp(sys.argv[1], sys.argv[1:])' "$lab" >"$log" 2>&1 &
+# signal it inherited ignored: env --default-signal resets it before exec'ing the lab, so the lab
+# sees SIGINT exactly as it would from Ctrl-C. (It used to be a python one-liner; where python3
+# is a pyenv shim, itself a bash script that inherits the ignored SIGINT, the shims took longer
+# than the shorter delays, and the SIGINT was lost before the lab had started.)
+LAB_PREFIX=$prefix setsid env --default-signal=INT "$lab" >"$log" 2>&1 &
 lab_pid=$!
 
 sleep "$delay"
@@ -36,7 +35,11 @@ if ! kill -0 "$lab_pid" 2>/dev/null; then
     cat "$log"
     exit 1
 fi
-kill -INT "$lab_pid"
+# Ctrl-C reaches the whole foreground process group, not only the script: a lab's bash waiting
+# for a child that did not see the SIGINT carries on when the child exits normally (bash's
+# "wait and cooperative exit"), which is not what a user at a terminal gets. setsid made the lab
+# the leader of a group of its own, so signal that group.
+kill -INT -- "-$lab_pid"
 
 status=0
 for _ in $(seq 1 200); do
