@@ -54,6 +54,29 @@ TEST(Cli, EveryCommandHasHelp) {
     }
 }
 
+// A class reads --help on a projector: no line over 100 columns, and nothing lost by wrapping.
+TEST(Cli, EveryHelpFitsOneHundredColumns) {
+    for (const char* command : {"", "proxy", "capture", "report", "rules", "doctor"}) {
+        auto result = tplab(std::string(command) + " --help");
+        ASSERT_EQ(result.exitCode, 0) << command;
+        std::size_t start = 0;
+        while (start < result.output.size()) {
+            std::size_t end = result.output.find('\n', start);
+            if (end == std::string::npos) {
+                end = result.output.size();
+            }
+            EXPECT_LE(end - start, 100u)
+                << "tplab " << command << " --help: " << result.output.substr(start, end - start);
+            start = end + 1;
+        }
+    }
+    auto proxy = tplab("proxy --help");
+    EXPECT_NE(proxy.output.find("rules (tplab rules --spoof-source), --mark for their conntrack"),
+              std::string::npos)
+        << "a wrapped description lost or reordered words:\n"
+        << proxy.output;
+}
+
 TEST(Cli, VersionPrintsTheVersion) {
     auto result = tplab("--version");
     EXPECT_EQ(result.exitCode, 0);
