@@ -10,6 +10,7 @@ packages=(
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
+    microsocks  # the next SOCKS5 proxy of --upstream socks5:// (labs/05b, tests)
     # bench/: load generators, servers and the reference proxy
     iperf3 wrk sockperf nginx-light haproxy
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
