@@ -308,7 +308,8 @@ Command setupProxyCommand(CLI::App& parent) {
                   "(IP_TRANSPARENT), so the server sees the client; needs the return-path "
                   "rules of docs/full-transparency.md and CAP_NET_ADMIN");
     app->add_option("--connect-timeout", cli->connectTimeout,
-                    "Seconds to wait for the upstream connect; then the client is reset")
+                    "Seconds to wait for the upstream connect; then the client is reset. Explicit "
+                    "modes and --upstream: also bounds the handshake and a name lookup")
         ->check(secondsBetween(0.001, 3600))
         ->capture_default_str();
     app->add_option("--idle-timeout", cli->idleTimeout,
@@ -368,7 +369,7 @@ Command setupProxyCommand(CLI::App& parent) {
                     "directly: the destination goes into its CONNECT request, as redsocks "
                     "does. An address, not a name: socks5://198.51.100.3:1080, "
                     "socks5://[2001:db8::3]:1080")
-        ->type_name("socks5://ADDR:PORT")
+        ->type_name("URL")
         ->check(CLI::Validator(checkSocks5Url, "socks5://ADDR:PORT", "socks5 url"));
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
     app->add_option("--user", cli->user,

@@ -115,7 +115,7 @@ for family in "${lab_families[@]}"; do
     section "checks, $family"
     check_eq "$rundir: both requests were answered by the server" \
         "$(grep -c '^served by server$' "$rundir/client.txt" || true)" 2
-    pcap=$(ls "$rundir"/*client*eth0*.pcap | head -1)
+    pcap="$rundir/$ns_client-eth0.pcap"
     log "the client's packets go to the proxy: tcpdump -nn -r $pcap (first lines)"
     tcpdump -nn -r "$pcap" 2>/dev/null | head -3 | cut -c1-98 | sed 's/^/    /'
     check_contains "$rundir: the client's SYN goes to the proxy's address, not the server's" \

@@ -81,7 +81,7 @@ for family in "${lab_families[@]}"; do
     check_eq "$rundir: the proxy's upstream connection went to microsocks" \
         "$(event_field "$rundir/events.jsonl" connected upstream_peer)" \
         "$(endpoint "$proxy_ip" "$socks_port")"
-    pcap=$(ls "$rundir"/*proxy-eth0*.pcap | head -1)
+    pcap="$rundir/$ns_proxy-eth0.pcap"
     hex=$(sent_bytes "$pcap" "$socks_port")
     log "what tplab sent microsocks (proxy:eth0, to port $socks_port): ${hex:0:80}..."
     if [[ "$family" == ipv4 ]]; then
