@@ -82,8 +82,9 @@ elif atyp == 4:
 else:
     host, rest = r[5:5 + r[4]].decode(), r[5 + r[4]:]
 port = int.from_bytes(rest[:2], "big")
-print("    request:  %s -> VER %02x CMD %02x (CONNECT) RSV %02x ATYP %02x -> CONNECT %s:%d"
-      % (r[:len(r) - len(rest) + 2].hex(" "), r[0], r[1], r[2], atyp, host, port))
+print("    request:  %s" % r[:len(r) - len(rest) + 2].hex(" "))
+print("              VER %02x CMD %02x (CONNECT) RSV %02x ATYP %02x -> CONNECT %s:%d"
+      % (r[0], r[1], r[2], atyp, host, port))
 PY
 }
 
@@ -102,9 +103,9 @@ for family in "${lab_families[@]}"; do
     wait_listening "$ns_gw" "$connect_port" || die "tplab proxy (http-connect) is not listening"
     start_capture "$rundir"
     : >"$rundir/client.txt"
-    run "$ns_client" curl --noproxy '' -sS --max-time 5 --socks5 "$proxy_addr:$socks_port" \
+    run "$ns_client" curl -sS -m 5 --socks5 "$proxy_addr:$socks_port" \
         "http://$server_host:$lab_http_port/" | tee -a "$rundir/client.txt" | sed 's/^/    /'
-    run "$ns_client" curl --noproxy '' -sS --max-time 5 --proxytunnel \
+    run "$ns_client" curl -sS -m 5 --proxytunnel \
         --proxy "http://$proxy_addr:$connect_port" "http://$server_host:$lab_http_port/" |
         tee -a "$rundir/client.txt" | sed 's/^/    /'
     wait_events_closed "$rundir/events.jsonl" 1 || true
@@ -116,7 +117,7 @@ for family in "${lab_families[@]}"; do
     check_eq "$rundir: both requests were answered by the server" \
         "$(grep -c '^served by server$' "$rundir/client.txt" || true)" 2
     pcap="$rundir/$ns_client-eth0.pcap"
-    log "the client's packets go to the proxy: tcpdump -nn -r $pcap (first lines)"
+    log "the client talks to the proxy: tcpdump -nn -r $pcap | head -3"
     tcpdump -nn -r "$pcap" 2>/dev/null | head -3 | cut -c1-98 | sed 's/^/    /'
     check_contains "$rundir: the client's SYN goes to the proxy's address, not the server's" \
         "$(tcpdump -nn -r "$pcap" 2>/dev/null | grep -m1 'Flags \[S\]')" \
@@ -129,7 +130,7 @@ for family in "${lab_families[@]}"; do
     else
         want="05 01 00 04 20 01 0d b8 00 02 00 00 00 00 00 00 00 00 00 02 00 50"
     fi
-    check_contains "$rundir: the SOCKS5 request names the server in its bytes: $want" \
+    check_contains "$rundir: the SOCKS5 request names the server in its bytes" \
         "$socks_hex" "$want"
     connect_line=$(client_bytes "$pcap" "$connect_port" | "$lab_py" -c \
         'import sys; print(bytes.fromhex(sys.stdin.read().replace(" ", "")).split(b"\r\n")[0].decode())')
