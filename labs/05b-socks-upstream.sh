@@ -83,7 +83,8 @@ for family in "${lab_families[@]}"; do
         "$(endpoint "$proxy_ip" "$socks_port")"
     pcap="$rundir/$ns_proxy-eth0.pcap"
     hex=$(sent_bytes "$pcap" "$socks_port")
-    log "what tplab sent microsocks (proxy:eth0, to port $socks_port): ${hex:0:80}..."
+    log "what tplab sent microsocks (proxy:eth0, to port $socks_port):"
+    log "    ${hex:0:78}..."
     if [[ "$family" == ipv4 ]]; then
         want="05 01 00 05 01 00 01 c6 33 64 02 00 50"
     else
