@@ -1,9 +1,12 @@
-// `tplab proxy`: run the transparent proxy in redirect or tproxy mode.
+// `tplab proxy`: run the proxy: transparent (redirect, tproxy) or explicit (socks5,
+// http-connect), optionally through a next SOCKS5 proxy (--upstream socks5://).
 #include <unistd.h>
 
 #include <csignal>
+#include <fstream>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -18,6 +21,7 @@
 #include "privileges.hpp"
 #include "proxy_workers.hpp"
 #include "signal_watcher.hpp"
+#include "socks5_protocol.hpp"
 
 namespace tplab {
 namespace {
@@ -40,7 +44,65 @@ struct ProxyCommandOptions {
     double drainTimeout = 10;
     int verbosity = 0;
     std::string user;
+    std::string socksUser;
+    std::string socksPasswordFile;
+    std::string upstream;
 };
+
+bool isExplicitMode(const std::string& mode) {
+    return mode == "socks5" || mode == "http-connect";
+}
+
+std::string checkSocks5Url(const std::string& text) {
+    try {
+        parseSocks5Url(text);
+        return "";
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+}
+
+// The password is read from a file so that it never shows in ps or a shell history. One
+// trailing newline is dropped (echo secret > file).
+std::string readPasswordFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        throw UsageError("--socks-password-file " + path + ": cannot be read");
+    }
+    std::ostringstream text;
+    text << in.rdbuf();
+    std::string password = text.str();
+    if (!password.empty() && password.back() == '\n') {
+        password.pop_back();
+    }
+    if (!password.empty() && password.back() == '\r') {
+        password.pop_back();
+    }
+    if (password.empty() || password.size() > 255 || password.find('\n') != std::string::npos) {
+        throw UsageError("--socks-password-file " + path +
+                         ": must hold one password of 1 to 255 bytes on one line");
+    }
+    return password;
+}
+
+std::optional<Socks5Credentials> credentialsOf(const ProxyCommandOptions& cli) {
+    if (cli.socksUser.empty() && cli.socksPasswordFile.empty()) {
+        return std::nullopt;
+    }
+    if (!isExplicitMode(cli.mode)) {
+        throw UsageError(
+            "--socks-user and --socks-password-file are for --mode socks5 or "
+            "http-connect, not " +
+            cli.mode);
+    }
+    if (cli.socksUser.empty() || cli.socksPasswordFile.empty()) {
+        throw UsageError("--socks-user and --socks-password-file go together");
+    }
+    if (cli.socksUser.size() > 255) {
+        throw UsageError("--socks-user: at most 255 bytes (RFC 1929)");
+    }
+    return Socks5Credentials{cli.socksUser, readPasswordFile(cli.socksPasswordFile)};
+}
 
 Clock::duration seconds(double value) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(value));
@@ -148,6 +210,18 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     }
     options.session.connectTimeout = seconds(cli.connectTimeout);
     options.session.idleTimeout = seconds(cli.idleTimeout);
+    if (!cli.upstream.empty()) {
+        if (cli.udp) {
+            throw UsageError("--upstream socks5:// carries TCP only; leave out --udp");
+        }
+        if (cli.spoofSource) {
+            throw UsageError(
+                "--upstream socks5:// and --spoof-source exclude each other: the "
+                "next proxy, not tplab, opens the connection to the server");
+        }
+        options.session.upstreamProxy =
+            std::make_shared<Socks5Upstream>(parseSocks5Url(cli.upstream));
+    }
     options.maxConnections = cli.maxConnections;
     options.splice = spliceMode(cli.splice);
     options.drainTimeout = seconds(cli.drainTimeout);
@@ -166,8 +240,12 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         options.udp = udp;
     }
 
+    if (cli.udp && isExplicitMode(cli.mode)) {
+        throw UsageError("--udp is for --mode tproxy; " + cli.mode +
+                         " mode proxies TCP only (no UDP ASSOCIATE)");
+    }
     SocketApi api;
-    auto backend = makeBackend(cli.mode, api);
+    auto backend = makeBackend(cli.mode, api, credentialsOf(cli));
     if (!backend) {
         throw UsageError("unknown mode '" + cli.mode + "'");
     }
@@ -206,13 +284,16 @@ Command setupProxyCommand(CLI::App& parent) {
     auto cli = std::make_shared<ProxyCommandOptions>();
     CLI::App* app = parent.add_subcommand(
         "proxy",
-        "Run the transparent proxy. redirect mode: for nat REDIRECT/DNAT rules, recovers the\n"
-        "destination with getsockopt(SO_ORIGINAL_DST). tproxy mode: for mangle TPROXY rules,\n"
-        "listens with IP_TRANSPARENT and takes the destination from getsockname().\n"
-        "See docs/redirect.md, docs/tproxy.md; events: docs/events.md.");
-    app->add_option("--mode", cli->mode, "Interception mode: redirect or tproxy")
+        "Run the proxy. redirect mode: for nat REDIRECT/DNAT rules, recovers the destination\n"
+        "with getsockopt(SO_ORIGINAL_DST). tproxy mode: for mangle TPROXY rules, listens with\n"
+        "IP_TRANSPARENT and takes the destination from getsockname(). socks5, http-connect:\n"
+        "explicit proxies, the client names the destination (no rules needed).\n"
+        "See docs/redirect.md, docs/tproxy.md, docs/explicit-proxy.md; events: docs/events.md.");
+    app->add_option("--mode", cli->mode,
+                    "redirect or tproxy (transparent), socks5 (RFC 1928 CONNECT) or "
+                    "http-connect (explicit)")
         ->required()
-        ->check(CLI::IsMember({"redirect", "tproxy"}));
+        ->check(CLI::IsMember({"redirect", "tproxy", "socks5", "http-connect"}));
     app->add_option("--listen", cli->listen,
                     "Address to listen on: 0.0.0.0:15001, [::]:15001 (dual-stack), "
                     "[2001:db8::1]:80. Repeat to listen on several")
@@ -234,7 +315,8 @@ Command setupProxyCommand(CLI::App& parent) {
                   "rules (tplab rules --spoof-source), --mark for their conntrack zones, and "
                   "CAP_NET_ADMIN");
     app->add_option("--connect-timeout", cli->connectTimeout,
-                    "Seconds to wait for the upstream connect; then the client is reset")
+                    "Seconds to wait for the upstream connect; then the client is reset. Explicit "
+                    "modes and --upstream: also bounds the handshake and a name lookup")
         ->check(secondsBetween(0.001, 3600))
         ->capture_default_str();
     app->add_option("--idle-timeout", cli->idleTimeout,
@@ -279,6 +361,23 @@ Command setupProxyCommand(CLI::App& parent) {
                     "--max-udp-sessions); past it the client's new flow closes its least "
                     "recently used session, so one host cannot lock others out")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
+    app->add_option("--socks-user", cli->socksUser,
+                    "socks5, http-connect: require this user name (RFC 1929 username/password; "
+                    "HTTP Basic for http-connect); needs --socks-password-file")
+        ->type_name("NAME")
+        ->check(nonEmpty());
+    app->add_option("--socks-password-file", cli->socksPasswordFile,
+                    "File holding the password for --socks-user on its one line (never on "
+                    "the command line, where ps shows it)")
+        ->type_name("FILE")
+        ->check(nonEmpty());
+    app->add_option("--upstream", cli->upstream,
+                    "Connect through a next SOCKS5 proxy (no authentication) instead of "
+                    "directly: the destination goes into its CONNECT request, as redsocks "
+                    "does. An address, not a name: socks5://198.51.100.3:1080, "
+                    "socks5://[2001:db8::3]:1080")
+        ->type_name("URL")
+        ->check(CLI::Validator(checkSocks5Url, "socks5://ADDR:PORT", "socks5 url"));
     app->add_flag("-v,--verbose", cli->verbosity, "Log every connection to stderr");
     app->add_option("--user", cli->user,
                     "Once the listeners are open, become this user (and its primary group, no "

@@ -1,10 +1,13 @@
 // The interface between the relay core and an interception mode (modes/).
 // A backend differs from another exactly where the kernel differs: how the listener is opened
-// and how the client's original destination is recovered.
+// and how the client's original destination is recovered. An explicit proxy (SOCKS5, HTTP
+// CONNECT) learns the destination from the client instead, in an optional negotiation phase.
 #pragma once
 
 #include <sys/socket.h>
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +33,72 @@ struct DestinationLookup {
     std::string failure;         // the failed call, its arguments and errno text
 };
 
+// What the client asked an explicit proxy for: an address, or a name to resolve first.
+struct ProxyRequest {
+    std::optional<Endpoint> address;
+    std::string host;  // set instead of `address` when the client sent a name
+    std::uint16_t port = 0;
+};
+
+// One step of a negotiation over bytes that arrive in pieces.
+struct HandshakeStep {
+    enum class Status {
+        NeedMore,  // the message is incomplete: wait for more bytes
+        Reply,     // send `reply`, then parse on (a method choice, an auth answer)
+        Done,      // negotiation over: `request` (client side) is where to connect
+        Fail,      // send `reply` (may be empty), then close; `failure` says why
+    };
+    Status status = Status::NeedMore;
+    std::size_t consumed = 0;  // bytes of the input this step used up
+    std::string reply;
+    ProxyRequest request;
+    std::string failure;
+};
+
+// How an upstream connect ended, in the words an explicit-proxy protocol has for it.
+enum class ConnectOutcome {
+    Succeeded,
+    Failed,              // anything else
+    NotAllowed,          // the loop guard refused the destination
+    NetworkUnreachable,  // ENETUNREACH
+    HostUnreachable,     // EHOSTUNREACH, or a name that does not resolve
+    Refused,             // ECONNREFUSED
+    TimedOut,            // --connect-timeout ran out
+};
+
+// The client side of an explicit proxy's negotiation, one per connection: it reads before
+// the upstream connect and answers after it.
+class ClientHandshake {
+  public:
+    virtual ~ClientHandshake() = default;
+    // More unconsumed bytes than this without a complete message is a malformed client.
+    [[nodiscard]] virtual std::size_t maxMessage() const = 0;
+    // Parses the bytes the client sent that no step has consumed yet.
+    virtual HandshakeStep onClientBytes(std::string_view bytes) = 0;
+    // The answer once the upstream connect ended; `bound` is the upstream socket's own address.
+    [[nodiscard]] virtual std::string connectReply(ConnectOutcome outcome,
+                                                   const Endpoint& bound) const = 0;
+};
+
+// The upstream side of a negotiation (transparent in, SOCKS5 out), one per connection.
+class UpstreamHandshake {
+  public:
+    virtual ~UpstreamHandshake() = default;
+    // Bytes to send as soon as the TCP connect to the next proxy succeeded.
+    virtual std::string greeting() = 0;
+    // Parses what the next proxy answered; Done means the tunnel to the destination is open.
+    virtual HandshakeStep onServerBytes(std::string_view bytes) = 0;
+};
+
+// Where and how to reach the next proxy; shared by the sessions of all workers.
+class UpstreamProxy {
+  public:
+    virtual ~UpstreamProxy() = default;
+    [[nodiscard]] virtual const Endpoint& server() const = 0;
+    [[nodiscard]] virtual std::unique_ptr<UpstreamHandshake> start(
+        const Endpoint& destination) const = 0;
+};
+
 class Backend {
   public:
     virtual ~Backend() = default;
@@ -53,6 +122,12 @@ class Backend {
     // The original destination of a datagram received on that socket (from recvmsg's control
     // messages), or nothing when the kernel did not say.
     virtual std::optional<Endpoint> datagramDestination(const msghdr& message) = 0;
+
+    // Explicit proxies: a negotiation for each new connection, which then replaces
+    // recoverDestination(). Transparent modes have none (one virtual call per accept).
+    virtual std::unique_ptr<ClientHandshake> clientHandshake() { return nullptr; }
+    // How events name where such a destination came from ("SOCKS5 request").
+    [[nodiscard]] virtual std::string_view requestSource() const { return ""; }
 };
 
 }  // namespace tplab

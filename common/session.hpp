@@ -1,9 +1,12 @@
-// One proxied TCP connection: recover the destination, guard against loops, connect upstream,
-// then relay. Reports each step as an event. Compact on purpose (a few hundred bytes): its
-// lists are intrusive, its timeouts are checked by the server's sweep, not by a timer each.
+// One proxied TCP connection: recover the destination (or, for an explicit proxy, negotiate
+// it with the client), guard against loops, connect upstream (negotiating with a next proxy
+// when there is one), then relay. Reports each step as an event. Compact on purpose (a few hundred
+// bytes): its lists are intrusive, its timeouts are checked by the server's sweep, not by a timer
+// each.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "backend.hpp"
@@ -21,6 +24,8 @@ struct SessionSettings {
     UpstreamOptions upstream;
     Clock::duration connectTimeout = std::chrono::seconds(5);
     Clock::duration idleTimeout = std::chrono::seconds(300);  // zero: never
+    // --upstream socks5://: connect there and ask it for the destination; null: connect direct.
+    std::shared_ptr<const UpstreamProxy> upstreamProxy;
 };
 
 class SessionHost;
@@ -50,12 +55,26 @@ class Session final : private RelayObserver {
     ListHook connectingHook;  // the server's connects in flight, oldest first
 
   private:
+    // The sockets and state of a negotiation phase; absent for the transparent modes.
+    struct Negotiation;
+
     void onUpstreamConnect(int error) override;
     void onRelayDone(RelayEnd end, int error) override;
     void connectUpstream();
     void openUpstream();
     void connectFailed(int error);
-    void refuse(CloseReason reason, const std::string& detail);
+    void admitDestination();
+    [[nodiscard]] const Endpoint& connectTarget() const noexcept;
+    void clientHandshakeEvents(std::uint32_t events);
+    void readClientHandshake();
+    void lookupEvents(std::uint32_t events);
+    void requestReceived(ProxyRequest request);
+    void nameResolved();
+    void reportRequest(const std::string& host);
+    void upstreamHandshakeEvents(std::uint32_t events);
+    void readUpstreamHandshake();
+    void refuse(CloseReason reason, const std::string& detail,
+                ConnectOutcome outcome = ConnectOutcome::Failed);
     void finish(CloseReason reason, const std::string& detail);
 
     SessionHost& host_;
@@ -65,6 +84,7 @@ class Session final : private RelayObserver {
     Endpoint destination_;
     Endpoint upstreamLocal_;
     Relay relay_;
+    std::unique_ptr<Negotiation> negotiation_;
     Clock::time_point started_;
     Clock::time_point connectStarted_;
     bool relaying_ = false;

@@ -11,6 +11,7 @@ lab_packages=(
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
+    microsocks  # the next SOCKS5 proxy of --upstream socks5:// (labs/05b, tests)
 )
 test_packages=(
     # build (the GoogleTest suites)

@@ -51,6 +51,9 @@ void GatewayLab::startServers() {
 }
 
 void GatewayLab::applyRules() {
+    if (mode_ == "socks5" || mode_ == "http-connect") {
+        return;  // the client is configured with the proxy's address
+    }
     const std::string iptables = family_ == Family::Ipv4 ? "iptables" : "ip6tables";
     const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
     const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
@@ -101,8 +104,8 @@ void GatewayLab::startProxy() {
             argv.insert(argv.end(), {"--mark", "2"});  // as docs/full-transparency.md advises
         }
     }
-    if (mode_ == "redirect") {
-        argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(kRedirectPort)});
+    if (mode_ == "redirect" || proxyPort() == kExplicitPort) {
+        argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(proxyPort())});
     } else {
         argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(kTproxyPort), "--listen",
                                  "[::]:" + std::to_string(kTproxyPort)});

@@ -19,6 +19,7 @@ inline constexpr int kClosedPort = 81;  // intercepted, but nothing listens behi
 inline constexpr int kLoadPort = 9000;  // intercepted; the reliability tests' load_peer.py
 inline constexpr int kRedirectPort = 15001;
 inline constexpr int kTproxyPort = 15002;
+inline constexpr int kExplicitPort = 1080;  // socks5 and http-connect: no rules, [::]:1080
 
 // How the proxy is started: a command in front of it (prlimit ...) and extra arguments.
 struct ProxyLaunch {
@@ -28,9 +29,9 @@ struct ProxyLaunch {
 
 class GatewayLab {
   public:
-    // mode: "redirect" or "tproxy". With spoofSource the proxy binds the client's address
-    // upstream (with --mark 2) and the gateway gets the return-path rule and a conntrack zone
-    // for the upstream leg. A --drain-timeout among
+    // mode: "redirect" or "tproxy"; "socks5" or "http-connect" (explicit: no rules). With
+    // spoofSource the proxy binds the client's address upstream (with --mark 2) and the gateway
+    // gets the return-path rule and a conntrack zone for the upstream leg. A --drain-timeout among
     // launch.extraArgs replaces the default of 1. Throws std::runtime_error naming a
     // failed setup step.
     GatewayLab(const std::string& mode, Family family, bool spoofSource = false,
@@ -41,7 +42,11 @@ class GatewayLab {
     const Addresses& addresses() const { return addressesFor(family_); }
     const std::string& workdir() const { return workdir_; }
     std::string blobPath() const { return workdir_ + "/www/blob.bin"; }
-    int proxyPort() const { return mode_ == "redirect" ? kRedirectPort : kTproxyPort; }
+    int proxyPort() const {
+        return mode_ == "redirect" ? kRedirectPort
+               : mode_ == "tproxy" ? kTproxyPort
+                                   : kExplicitPort;
+    }
 
     // The proxy's events so far, optionally only one type; waits up to 5 s for `atLeast`.
     std::vector<nlohmann::json> events(const std::string& type, std::size_t atLeast = 0) const;
