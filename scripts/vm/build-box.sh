@@ -46,8 +46,10 @@ mkdir -p "$cache"
 key=$cache/id_ed25519
 [[ -f $key ]] || ssh-keygen -q -t ed25519 -N '' -C tplab-vm -f "$key"
 
-# The cache key: the package set, this script and its helpers, the mirror, the injected key.
-hash=$( { printf '%s\n' "${packages[@]}"; cat "$0" "$here/probe-accel.sh";
+# The cache key: the package set, the recipe below, the mirror, the injected key.
+# Bump recipe when a hook or the disk layout changes (edits elsewhere keep the cache).
+recipe=1
+hash=$( { printf '%s\n' "${packages[@]}"; echo "recipe $recipe";
           [[ -f $sources ]] && cat "$sources"; cat "$key.pub"; } | sha256sum | cut -c1-16)
 out=$cache/box-$hash
 if [[ -f $out/done && $force -eq 0 ]]; then
