@@ -48,7 +48,7 @@ key=$cache/id_ed25519
 
 # The cache key: the package set, the recipe below, the mirror, the injected key.
 # Bump recipe when a hook or the disk layout changes (edits elsewhere keep the cache).
-recipe=1
+recipe=2
 hash=$( { printf '%s\n' "${packages[@]}"; echo "recipe $recipe";
           [[ -f $sources ]] && cat "$sources"; cat "$key.pub"; } | sha256sum | cut -c1-16)
 out=$cache/box-$hash
@@ -66,11 +66,20 @@ mkdir -p "$work/out"
 
 step "mmdebstrap bookworm (${#packages[@]} packages)"
 # The hooks run on the host with the root filesystem as $1.
-cmdline="root=/dev/vda rw console=ttyS0 net.ifnames=0 systemd.show_status=0 quiet"
-mmdebstrap --variant=apt --format=directory --include="$(IFS=,; echo "${packages[*]}")" \
+# No net.ifnames=0: the guest's NIC must not be called eth0. On Debian 12's kernel (6.1)
+# `ip link add eth0 netns X type veth ...` looks the name up in the caller's namespace and fails
+# with "File exists" when the root namespace has an eth0, and the labs name veths eth0.
+cmdline="root=/dev/vda rw console=ttyS0 systemd.show_status=0 quiet"
+# Downloaded .debs are kept in $cache/debs, so a changed package set downloads only what is new.
+mkdir -p "$cache/debs"
+mmdebstrap --variant=apt --format=directory --skip=download/empty --skip=essential/unlink \
+    --setup-hook='mkdir -p "$1"/var/cache/apt/archives' \
+    --setup-hook="sync-in '$cache/debs' /var/cache/apt/archives/" \
+    --customize-hook="sync-out /var/cache/apt/archives '$cache/debs'" \
+    --include="$(IFS=,; echo "${packages[*]}")" \
     --customize-hook='echo tplab >"$1/etc/hostname"; printf "127.0.0.1 localhost\n127.0.1.1 tplab\n::1 localhost\n" >"$1/etc/hosts"' \
     --customize-hook='echo "/dev/vda / ext4 defaults,errors=remount-ro 0 1" >"$1/etc/fstab"' \
-    --customize-hook='printf "[Match]\nName=eth*\n\n[Network]\nDHCP=yes\n" >"$1/etc/systemd/network/20-wired.network"' \
+    --customize-hook='printf "[Match]\nName=en* eth*\n\n[Network]\nDHCP=yes\n" >"$1/etc/systemd/network/20-wired.network"' \
     --customize-hook='chroot "$1" systemctl enable systemd-networkd.service >/dev/null 2>&1' \
     --customize-hook='chroot "$1" systemctl mask apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service man-db.timer fstrim.timer >/dev/null 2>&1' \
     --customize-hook='chroot "$1" useradd -m -s /bin/bash -G sudo vagrant' \
@@ -111,5 +120,6 @@ printf '%s\n' "${packages[@]}" >"$work/out/packages"
 touch "$work/out/done"
 mv "$work/out" "$out"
 ln -sfn "box-$hash" "$cache/current"
+find "$cache" -maxdepth 1 -name 'box-*' ! -name "box-$hash" -exec rm -rf {} +  # superseded images
 step "done: $out"
 echo "$out"
