@@ -32,7 +32,7 @@ started=$SECONDS
 step_started=$SECONDS
 timings=()
 step() { # step NAME: close the previous step's timing and announce the next
-    [[ -n ${current_step:-} ]] && timings+=("$(printf '%-34s %4ds' "$current_step" $((SECONDS - step_started)))")
+    [[ -n ${current_step:-} ]] && timings+=("$(printf '%-38s %4ds' "$current_step" $((SECONDS - step_started)))")
     current_step=$1
     step_started=$SECONDS
     [[ -n $1 ]] && echo "vm-test: $1" >&2
@@ -130,7 +130,7 @@ step ""
 pcaps=$(find "$out/compare" -name '*.pcap' 2>/dev/null | wc -l)
 echo "vm-test: timings" >&2
 printf '  %s\n' "${timings[@]}" >&2
-printf '  %-34s %4ds\n' "total" $((SECONDS - started)) >&2
+printf '  %-38s %4ds\n' "total" $((SECONDS - started)) >&2
 echo "vm-test: nft check exit $nft_rc, quickstart exit $quickstart_rc, compare exit $compare_rc, $pcaps pcaps, output in $out" >&2
 if [[ $nft_rc -eq 0 && $quickstart_rc -eq 0 && $compare_rc -eq 0 && -s $out/compare/report.html && $pcaps -gt 0 ]]; then
     echo "PASS: both labs passed inside the Debian 12 VM" >&2
