@@ -99,7 +99,7 @@ lab_env="LAB_WAIT=60 LAB_TIMEOUT=600 LAB_PREFIX=tplvm TPLAB=/root/tplab/build/cl
 status=0
 # The hang once seen here (docs/vm.md): nft list ruleset after an iptables TPROXY rule.
 step "nft list ruleset after a TPROXY rule"
-guest 'NFT_TIMEOUT=60 /root/tplab/tests/vm/nft_after_tproxy.sh' >"$work/nft.log" 2>&1 || status=$?
+guest 'NFT_TIMEOUT=60 NFT_REPEAT=20 /root/tplab/tests/vm/nft_after_tproxy.sh' >"$work/nft.log" 2>&1 || status=$?
 tail -1 "$work/nft.log" >&2
 nft_rc=$status
 status=0
