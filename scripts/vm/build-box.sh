@@ -52,8 +52,25 @@ recipe=2
 hash=$( { printf '%s\n' "${packages[@]}"; echo "recipe $recipe";
           [[ -f $sources ]] && cat "$sources"; cat "$key.pub"; } | sha256sum | cut -c1-16)
 out=$cache/box-$hash
+# package_box DIR: DIR/tplab-debian12.box from DIR's disk, kernel, initrd and the box Vagrantfile
+# template (re-made on a cache hit when the template changed: it is cheap, the image is not).
+package_box() {
+    local dir=$1 box
+    box=$(mktemp -d "$cache/box.XXXXXX")
+    ln "$dir/disk.qcow2" "$box/box.img"
+    cp "$dir/vmlinuz" "$dir/initrd.img" "$dir/cmdline" "$dir/accel" "$box/"
+    local virtual_size=$(( $(qemu-img info --output=json "$box/box.img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p') / 1024 / 1024 / 1024 ))
+    printf '{"provider": "libvirt", "format": "qcow2", "virtual_size": %d}\n' "$virtual_size" >"$box/metadata.json"
+    sed "s|@KEY@|$key|" "$here/box.Vagrantfile" >"$box/Vagrantfile"
+    tar -C "$box" -cf "$dir/tplab-debian12.box" metadata.json Vagrantfile box.img vmlinuz initrd.img cmdline accel
+    cp "$box/Vagrantfile" "$dir/box.Vagrantfile"
+    rm -rf "$box"
+}
+
 if [[ -f $out/done && $force -eq 0 ]]; then
     echo "build-box: cached image for this package set: $out" >&2
+    sed "s|@KEY@|$key|" "$here/box.Vagrantfile" | cmp -s - "$out/box.Vagrantfile" ||
+        { echo "build-box: the box's Vagrantfile changed: re-packaging the box" >&2; package_box "$out"; }
     ln -sfn "box-$hash" "$cache/current"
     echo "$out"
     exit 0
@@ -106,15 +123,7 @@ step "probe for a usable KVM (a short boot)"
 echo "build-box: accelerator: $(cat "$work/out/accel")" >&2
 
 step "package the Vagrant libvirt box"
-box=$work/box
-mkdir -p "$box"
-ln "$work/out/disk.qcow2" "$box/box.img"
-cp "$work/out/vmlinuz" "$work/out/initrd.img" "$work/out/cmdline" "$work/out/accel" "$box/"
-virtual_size=$(( $(qemu-img info --output=json "$box/box.img" | sed -n 's/.*"virtual-size": \([0-9]*\).*/\1/p') / 1024 / 1024 / 1024 ))
-printf '{"provider": "libvirt", "format": "qcow2", "virtual_size": %d}\n' "$virtual_size" >"$box/metadata.json"
-sed "s|@KEY@|$key|" "$here/box.Vagrantfile" >"$box/Vagrantfile"
-tar -C "$box" -cf "$work/out/tplab-debian12.box" metadata.json Vagrantfile box.img vmlinuz initrd.img cmdline accel
-rm -rf "$box"
+package_box "$work/out"
 
 printf '%s\n' "${packages[@]}" >"$work/out/packages"
 touch "$work/out/done"
