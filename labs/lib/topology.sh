@@ -82,10 +82,13 @@ create_ns() {
 add_link() {
     local ns_a=$1 if_a=$2 ns_b=$3 if_b=$4
     if [[ "$LAB_VERBOSE" == 1 ]]; then
-        printf '# ip link add %s netns %s type veth peer name %s netns %s\n' \
-            "$if_a" "$ns_a" "$if_b" "$ns_b" >&3
+        printf '# ip -n %s link add %s type veth peer name %s netns %s\n' \
+            "$ns_a" "$if_a" "$if_b" "$ns_b" >&3
     fi
-    ip link add "$if_a" netns "$ns_a" type veth peer name "$if_b" netns "$ns_b"
+    # Created inside ns_a, not in the root namespace and moved: Linux 6.1 (Debian 12) checks
+    # the first name against the namespace it is created in, so `eth0` fails with "File
+    # exists" on a host (or VM) that has an eth0 of its own.
+    ip -n "$ns_a" link add "$if_a" type veth peer name "$if_b" netns "$ns_b"
     ip -n "$ns_a" link set "$if_a" up
     ip -n "$ns_b" link set "$if_b" up
 }
