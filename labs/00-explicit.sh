@@ -118,7 +118,7 @@ for family in "${lab_families[@]}"; do
         "$(grep -c '^served by server$' "$rundir/client.txt" || true)" 2
     pcap="$rundir/$ns_client-eth0.pcap"
     log "the client talks to the proxy: tcpdump -nn -r $pcap | head -3"
-    tcpdump -nn -r "$pcap" 2>/dev/null | head -3 | cut -c1-98 | sed 's/^/    /'
+    tcpdump -nn -r "$pcap" 2>/dev/null | head -3 | cut -c1-95 | sed "s/^/    /"
     check_contains "$rundir: the client's SYN goes to the proxy's address, not the server's" \
         "$(tcpdump -nn -r "$pcap" 2>/dev/null | grep -m1 'Flags \[S\]')" \
         "> $gw_client_ip.$socks_port:"
