@@ -163,10 +163,12 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
     ASSERT_TRUE(after.contains("udp")) << after.dump();
     const auto& udp = after["udp"];
     const std::size_t flooded = acceptedFrom(addresses().client) - 1;  // less the echo session
-    // The kernel may drop part of the flood on a busy machine; enough must pass every limit.
-    EXPECT_GT(flooded, 2000U) << after.dump();
-    EXPECT_EQ(after["udp_datagrams_dropped"], 0) << after.dump();
     const std::size_t open = udp["sessions"];
+    // The kernel drops part of the flood when the proxy is slow (a busy machine, a sanitizer
+    // build: 1,600-1,900 of 4,200 flows under ASan); enough must get through to push past the
+    // limit under test by far, so that eviction did the work.
+    EXPECT_GT(flooded, open + 500) << after.dump();
+    EXPECT_EQ(after["udp_datagrams_dropped"], 0) << after.dump();
     const std::size_t evicted = udp["evicted"]["client_limit"].get<std::size_t>() +
                                 udp["evicted"]["table_full"].get<std::size_t>() +
                                 udp["evicted"]["fd_limit"].get<std::size_t>();
