@@ -23,20 +23,18 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/%/_fuzzer}"
 echo "build-fuzz: $((SECONDS - start)) s"
 
-failed=()
-for target in "${targets[@]}"; do
-    header "fuzz: $target (${FUZZ_SECONDS} s)"
-    start=$SECONDS
-    binary=build-fuzz/tests/fuzz/${target}_fuzzer
-    corpus=tests/fuzz/corpus/$target
-    crashes=build-fuzz/crashes/$target
-    scratch=build-fuzz/new-corpus/$target  # what the fuzzer finds new; the repo's corpus is left as is
+# One target: replay its corpus, then fuzz it. Prints one PASS/FAIL block; exit 1 on a finding.
+fuzz_one() {
+    local target=$1 start=$SECONDS
+    local binary=build-fuzz/tests/fuzz/${target}_fuzzer
+    local corpus=tests/fuzz/corpus/$target
+    local crashes=build-fuzz/crashes/$target
+    local scratch=build-fuzz/new-corpus/$target  # what it finds new; the repo's corpus stays as is
     mkdir -p "$crashes" "$scratch"
     if ! "$binary" -runs=0 "$corpus" >"build-fuzz/$target-replay.log" 2>&1; then
         echo "FAIL: $target: an input of $corpus crashes"
         tail -60 "build-fuzz/$target-replay.log"
-        failed+=("$target")
-        continue
+        return 1
     fi
     if "$binary" "$scratch" "$corpus" -max_total_time="$FUZZ_SECONDS" -timeout=10 \
         -rss_limit_mb=2048 -artifact_prefix="$crashes/" -print_final_stats=1 \
@@ -47,8 +45,31 @@ for target in "${targets[@]}"; do
         echo "FAIL: $target: crash, input in $crashes/"
         grep -A40 '==ERROR\|runtime error\|fuzz check failed\|deadly signal' \
             "build-fuzz/$target.log" | head -80
-        failed+=("$target")
+        return 1
     fi
+}
+
+# libFuzzer runs one process per target: as many targets at once as there are CPUs, each for
+# its full FUZZ_SECONDS, each printing its block when done.
+header "fuzz: ${targets[*]} (${FUZZ_SECONDS} s each, $(nproc) at a time)"
+failed=()
+declare -A running=()
+for target in "${targets[@]}"; do
+    while [[ ${#running[@]} -ge $(nproc) ]]; do
+        wait -n -p done_pid || true
+        for pid in "${!running[@]}"; do
+            kill -0 "$pid" 2>/dev/null && continue
+            wait "$pid" || failed+=("${running[$pid]}")
+            cat "build-fuzz/${running[$pid]}.result"
+            unset "running[$pid]"
+        done
+    done
+    fuzz_one "$target" >"build-fuzz/$target.result" 2>&1 &
+    running[$!]=$target
+done
+for pid in "${!running[@]}"; do
+    wait "$pid" || failed+=("${running[$pid]}")
+    cat "build-fuzz/${running[$pid]}.result"
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
     header "FAILED: ${failed[*]}"

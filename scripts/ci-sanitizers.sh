@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # CI stage: the suites under sanitizers, each build in its own directory, then valgrind.
-#   asan      build-asan, AddressSanitizer + UndefinedBehaviorSanitizer (leaks included):
-#             ctest -L unit, then ctest -L integration (needs root)
+#   asan      build-fuzz: clang with AddressSanitizer + UndefinedBehaviorSanitizer (leaks
+#             included) and libFuzzer's coverage hooks, the same build scripts/ci-fuzz.sh then
+#             fuzzes with (one build, not two). Runs ctest -L unit, then the integration tests
+#             of the relay core (ASAN_INTEGRATION, below; needs root)
 #   tsan      build-tsan, ThreadSanitizer: the unit suite (tplab_unit_tests: the proxy core's
 #             threads, relay and server tests included)
 #   valgrind  scripts/ci-valgrind.sh on build/cli/tplab (the normal build: scripts/build.sh)
@@ -25,6 +27,19 @@ build() {  # build DIR SANITIZERS TARGET...
     cmake --build "$dir" -j"$jobs" --target "$@"
 }
 
+# The integration tests that exercise the relay core under ASan: every relay path (both modes,
+# both families, spoofing, UDP), the faults, the stalled events reader, and two
+# cases of the load test. The rest (rules, doctor, capture) mostly drive other programs; the
+# normal build runs them all.
+ASAN_INTEGRATION='^(ProxyModes|Faults|UdpThroughTproxy|UdpLockout|SpoofSource|EventsStall|FdLimitTest)\.'
+ASAN_INTEGRATION+='|^IntegrityUnderLoad\..*/(tproxy_ipv4_spoofed|redirect_ipv6)$'
+# Left out: the tests that run the proxy out of fds on purpose. The sanitizer runtime needs fds
+# of its own: UBSan's vptr check probes unseen memory through a pipe(), fails with EMFILE, and
+# reports the first virtual call after it ("member call on address ... which does not point to
+# an object of type 'std::error_category'", in errnoText under FdExhaustion*), and the report
+# file cannot be opened either. The normal build runs them.
+ASAN_EXCLUDED='^Faults\.FdExhaustion|^UdpLockout\..*/fd_limit$'
+
 # Prints every sanitizer report left in DIR and fails if there is one.
 no_reports() {
     local dir=$1 found=0 report
@@ -38,22 +53,28 @@ no_reports() {
 }
 
 run_asan() {
-    header "AddressSanitizer + UBSan: build (build-asan)"
+    header "AddressSanitizer + UBSan: clang build (build-fuzz, shared with scripts/ci-fuzz.sh)"
     local start=$SECONDS
-    build build-asan address,undefined all
-    echo "build-asan: $((SECONDS - start)) s"
+    CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+        -DTPLAB_FUZZ=ON "${launcher[@]}" >/dev/null
+    cmake --build build-fuzz -j"$jobs"
+    echo "build-fuzz: $((SECONDS - start)) s"
     local reports
-    reports=$(realpath build-asan)/sanitizer-reports
+    reports=$(realpath build-fuzz)/sanitizer-reports
     rm -rf "$reports" && mkdir -p "$reports"
     export ASAN_OPTIONS="log_path=$reports/asan:detect_leaks=1"
     export UBSAN_OPTIONS="log_path=$reports/ubsan:print_stacktrace=1:halt_on_error=1"
-    local status=0 label
-    for label in unit integration; do
-        header "AddressSanitizer + UBSan: ctest -L $label"
-        start=$SECONDS
-        ctest --test-dir build-asan -L "$label" --output-on-failure -j"$jobs" || status=1
-        echo "asan ctest -L $label: $((SECONDS - start)) s"
-    done
+    local status=0
+    header "AddressSanitizer + UBSan: ctest -L unit"
+    start=$SECONDS
+    ctest --test-dir build-fuzz -L unit --output-on-failure -j"$jobs" --repeat until-pass:2 ||
+        status=1
+    echo "asan ctest -L unit: $((SECONDS - start)) s"
+    header "AddressSanitizer + UBSan: the relay core's integration tests"
+    start=$SECONDS
+    ctest --test-dir build-fuzz -L integration -R "$ASAN_INTEGRATION" -E "$ASAN_EXCLUDED" \
+        --output-on-failure -j"$jobs" --repeat until-pass:2 || status=1
+    echo "asan ctest -L integration -R ...: $((SECONDS - start)) s"
     unset ASAN_OPTIONS UBSAN_OPTIONS
     no_reports "$reports" || status=1
     return "$status"
