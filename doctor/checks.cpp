@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <regex>
 #include <sstream>
+#include <string_view>
 
 namespace tplab {
 namespace {
@@ -242,12 +243,31 @@ void checkConntrackAndBridges(const SystemSnapshot& s, Findings& out) {
     }
 }
 
+bool hasLineWithBoth(const std::string& text, const std::string& first, const std::string& second) {
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find('\n', start);
+        if (end == std::string::npos) {
+            end = text.size();
+        }
+        std::string_view line(text.data() + start, end - start);
+        if (line.find(first) != std::string_view::npos &&
+            line.find(second) != std::string_view::npos) {
+            return true;
+        }
+        start = end + 1;
+    }
+    return false;
+}
+
 // Per family: IPv6 only when its rules intercept anything (an IPv4-only setup needs no IPv6
 // return path). nft's `socket transparent 1` in an inet table serves both.
 void checkSpoofReturnPath(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
     if (!o.spoofSource)
         return;
-    bool nft = s.nftRuleset.find("socket transparent 1") != std::string::npos;
+    // The rule that marks: a socket match alone is not enough, since `tplab rules` also matches
+    // transparent sockets in raw PREROUTING to put spoofed upstreams in a conntrack zone.
+    bool nft = hasLineWithBoth(s.nftRuleset, "socket transparent 1", "meta mark set");
     for (bool v6 : {false, true}) {
         const std::string& rules = v6 ? s.ip6tablesRules : s.iptablesRules;
         bool intercepts = rules.find("-j TPROXY") != std::string::npos ||
@@ -255,7 +275,7 @@ void checkSpoofReturnPath(const SystemSnapshot& s, const DoctorOptions& o, Findi
                           rules.find("-j DNAT") != std::string::npos;
         if (v6 && !intercepts && !nft)
             continue;
-        bool rule = nft || rules.find("-m socket --transparent") != std::string::npos;
+        bool rule = nft || hasLineWithBoth(rules, "-m socket --transparent", "-j MARK");
         const std::string binary = v6 ? "ip6tables" : "iptables";
         out.push_back({std::string("spoof.return_rule.") + (v6 ? "ipv6" : "ipv4"),
                        rule ? Severity::Ok : Severity::Fail,

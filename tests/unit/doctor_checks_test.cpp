@@ -59,6 +59,23 @@ TEST(DoctorChecks, AMarkTheIpRuleDoesNotMatchIsNamed) {
     EXPECT_EQ(finding->fix, "ip -4 rule add fwmark 0x1/0x1 lookup 100");
 }
 
+// `tplab rules --spoof-source` also matches transparent sockets in raw PREROUTING (the conntrack
+// zone of the upstreams); that rule marks nothing and must not pass for the return path.
+TEST(DoctorChecks, TheConntrackZoneRuleIsNotTheSpoofReturnPath) {
+    auto s = healthyTproxyGateway();
+    s.iptablesRules =
+        "*raw\n-A PREROUTING -p tcp -m socket --transparent --restore-skmark -m mark --mark 0x2 "
+        "-j CT --zone 1\nCOMMIT\n*mangle\n-A PREROUTING -i veth-c -p tcp -m tcp --dport 80 -j "
+        "TPROXY --on-port 15002 --on-ip 0.0.0.0 --tproxy-mark 0x1/0x1\nCOMMIT\n";
+    s.nftRuleset =
+        "table inet tplab {\n\tchain raw_prerouting {\n\t\tmeta l4proto tcp socket "
+        "transparent 1 socket mark 0x00000002 ct zone set 1\n\t}\n}\n";
+    auto findings = runChecks(s, tproxyOptions());
+    auto finding = find(findings, "spoof.return_rule.ipv4");
+    ASSERT_NE(finding, nullptr);
+    EXPECT_EQ(finding->severity, Severity::Fail);
+}
+
 TEST(DoctorChecks, EffectiveRpFilterIsTheMaximumOfAllAndTheInterface) {
     auto s = healthyTproxyGateway();
     s.sysctls["net.ipv4.conf.all.rp_filter"] = "1";
