@@ -13,6 +13,15 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 4
 fi
 
+# A process that still runs: a zombie has ended and only waits for its new parent (init) to reap
+# it, which a busy machine may not have done yet.
+running() {
+    local state
+    # the field after the command name, which is in parentheses and may hold spaces
+    state=$(sed -n 's/^.*) \(.\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$state" && "$state" != Z ]]
+}
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
@@ -28,7 +37,8 @@ sleep "$delay"
 pids_inside=""
 for ns in $(ip netns list | awk -v p="$prefix-" 'index($1, p) == 1 {print $1}'); do
     # a lab may delete a namespace between the listing and this look (labs tear down per run)
-    pids_inside+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')"
+    # (then `ip netns pids` fails: with pipefail and set -e that must not end this script)
+    pids_inside+=" $(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ' || true)"
 done
 if ! kill -0 "$lab_pid" 2>/dev/null; then
     echo "FAIL: $lab finished before ${delay}s; choose a shorter delay"
@@ -61,7 +71,7 @@ if [ -n "$left_ns" ]; then
     status=1
 fi
 for pid in $pids_inside; do
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
         echo "FAIL: process $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline")) survived the lab"
         kill -9 "$pid" 2>/dev/null || true
         status=1
