@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <regex>
 #include <sstream>
-#include <string_view>
 
 namespace tplab {
 namespace {
@@ -244,18 +243,11 @@ void checkConntrackAndBridges(const SystemSnapshot& s, Findings& out) {
 }
 
 bool hasLineWithBoth(const std::string& text, const std::string& first, const std::string& second) {
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t end = text.find('\n', start);
-        if (end == std::string::npos) {
-            end = text.size();
-        }
-        std::string_view line(text.data() + start, end - start);
-        if (line.find(first) != std::string_view::npos &&
-            line.find(second) != std::string_view::npos) {
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find(first) != std::string::npos && line.find(second) != std::string::npos) {
             return true;
         }
-        start = end + 1;
     }
     return false;
 }
