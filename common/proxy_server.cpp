@@ -165,9 +165,9 @@ void ProxyServer::pauseAccepting() {
     }
 }
 
-void ProxyServer::shortOfFileDescriptors() {
+void ProxyServer::shortOfFileDescriptors(int error) {
     ++stats_.upstreamFdShortages;
-    backOff("socket() for an upstream connection: " + errnoText(EMFILE));
+    backOff("socket() for an upstream connection: " + errnoText(error));
 }
 
 // Gives idle pooled pipes back, stops accepting, and tries again in a while: accepting more

@@ -66,7 +66,7 @@ class ProxyServer final : public SessionHost {
     RelayResources& relayResources() override { return resources_; }
     const SessionSettings& settings() const override { return options_.session; }
     ConnectingList& connecting() override { return connecting_; }
-    void shortOfFileDescriptors() override;
+    void shortOfFileDescriptors(int error) override;
     void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                        std::uint64_t upstreamToClient) override;
 

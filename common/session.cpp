@@ -235,7 +235,7 @@ void Session::openUpstream() {
         if (!connectingHook.linked()) {
             host_.connecting().pushBack(*this);
         }
-        host_.shortOfFileDescriptors();
+        host_.shortOfFileDescriptors(failure.error);
         return;
     }
     awaitingFd_ = false;

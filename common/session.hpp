@@ -108,7 +108,7 @@ class SessionHost {
     virtual ConnectingList& connecting() = 0;
     // socket() failed with EMFILE or ENFILE: free what can be freed, stop accepting for a while,
     // and call retryUpstream() on the sessions that wait (they stay on connecting()).
-    virtual void shortOfFileDescriptors() = 0;
+    virtual void shortOfFileDescriptors(int error) = 0;
     virtual void sessionClosed(Session& session, CloseReason reason, std::uint64_t clientToUpstream,
                                std::uint64_t upstreamToClient) = 0;
 };
