@@ -18,15 +18,22 @@
 namespace tplab::test {
 namespace {
 
-// The proxy log's last `count` lines: where a failed round's closes are.
-std::string lastLines(const std::string& text, std::size_t count) {
-    std::size_t start = text.size();
-    for (std::size_t lines = 0; start > 0 && lines <= count; --start) {
-        if (text[start - 1] == '\n') {
-            ++lines;
+// What the proxy logged about each failed flow: the lines that name its client port.
+std::string proxyLinesAboutFailures(const std::string& log, const nlohmann::json& summary) {
+    std::string found;
+    for (const auto& failure : summary.value("failures", nlohmann::json::array())) {
+        if (!failure.contains("client_port") || !failure["client_port"].is_number()) {
+            continue;
+        }
+        std::string port = ":" + std::to_string(failure["client_port"].get<int>()) + " ";
+        std::istringstream lines(log);
+        for (std::string line; std::getline(lines, line);) {
+            if (line.find(port) != std::string::npos) {
+                found += line + "\n";
+            }
         }
     }
-    return text.substr(start);
+    return found.empty() ? "(the proxy logged nothing about the failed flows' ports)\n" : found;
 }
 
 struct LoadCase {
@@ -112,7 +119,8 @@ TEST_P(IntegrityUnderLoad, EveryFlowArrivesIntactAndTheProxyGivesBackWhatItTook)
         auto summary = runFlows(settings.flows, settings.maxSize, 1000 + round * settings.flows,
                                 settings.seed + round);
         ASSERT_EQ(summary.value("failed", -1), 0)
-            << summary.dump(1) << lastLines(lab->proxyLog(), 60);
+            << summary.dump(1) << "\n"
+            << proxyLinesAboutFailures(lab->proxyLog(), summary);
         flows += summary["flows"].get<long long>();
         bytes += summary["bytes_up"].get<long long>() + summary["bytes_down"].get<long long>();
         checked += summary["sha_checked"].get<long long>();

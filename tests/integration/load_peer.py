@@ -17,6 +17,7 @@ client resets mid-transfer), slow_reader (the client reads 16 KiB every 10 ms).
 """
 import argparse
 import asyncio
+import errno
 import hashlib
 import json
 import math
@@ -82,6 +83,10 @@ def reset_now(writer):
 
 def outcome_of(error):
     if isinstance(error, (ConnectionResetError, BrokenPipeError)):
+        return "reset"
+    # A reset that lands while the client is shutting down its sending side: shutdown() on a
+    # socket the RST has already closed fails with ENOTCONN, not ECONNRESET.
+    if isinstance(error, OSError) and error.errno == errno.ENOTCONN:
         return "reset"
     if isinstance(error, asyncio.IncompleteReadError):
         return "eof"
@@ -195,6 +200,7 @@ async def run_flow(plan, args, record):
     host, port = args.target.rsplit(":", 1)
     host = host.strip("[]")
     reader, writer = await asyncio.open_connection(host, int(port), limit=CHUNK)
+    record["client_port"] = writer.get_extra_info("sockname")[1]
     write_through(writer)
     writer.write(HEADER.pack(plan["flow"], KINDS.index(plan["kind"]), plan["up"], plan["down"],
                              plan["offset"]))
@@ -282,8 +288,8 @@ def verdict(client, server):
         return None
     if kind == "server_reset":
         if client["outcome"] != "reset":
-            return (f"expected a reset, client saw {client['outcome']} after "
-                    f"{client.get('recv_bytes')} of {client['down']} bytes")
+            return (f"expected a reset, client saw {client.get('error', client['outcome'])} "
+                    f"after {client.get('recv_bytes')} of {client['down']} bytes")
         return None
     if client["outcome"] != "eof":
         return f"client: {client.get('error', client['outcome'])}"
@@ -313,7 +319,8 @@ async def run(args):
         problem = verdict(record, servers.get(record["flow"]))
         if problem:
             failures.append({"flow": record["flow"], "kind": record["kind"], "up": record["up"],
-                             "down": record["down"], "problem": problem})
+                             "down": record["down"], "problem": problem,
+                             "client_port": record.get("client_port")})
     checked = [r for r in records if r["kind"] not in ("server_reset", "client_abort")]
     outcomes = {}
     for record in records:
