@@ -222,16 +222,36 @@ void checkKernelAndPrivileges(const SystemSnapshot& s, const DoctorOptions& o, F
     }
 }
 
-void checkConntrackAndBridges(const SystemSnapshot& s, Findings& out) {
+void checkConntrackAndBridges(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    // Where the limit can be raised, and (tproxy) how to need no entries at all.
+    auto raiseLimit = [&](long to) {
+        std::string fix = "sysctl -w net.netfilter.nf_conntrack_max=" + std::to_string(to);
+        if (!s.conntrackMaxWritable) {
+            fix +=
+                " in the host's initial namespace (read-only in this one; the count is per "
+                "namespace, the limit is the host's)";
+        }
+        if (tproxyMode(o)) {
+            fix +=
+                "; or keep the intercepted flows out of conntrack: they need none in tproxy "
+                "mode (raw PREROUTING ... -j CT --notrack)";
+        }
+        return fix;
+    };
     if (s.conntrackCount && s.conntrackMax && *s.conntrackMax > 0) {
         double used = static_cast<double>(*s.conntrackCount) / static_cast<double>(*s.conntrackMax);
         out.push_back({"conntrack.usage", used > 0.8 ? Severity::Warn : Severity::Ok,
                        "conntrack entries " + std::to_string(*s.conntrackCount) + " of " +
                            std::to_string(*s.conntrackMax) +
                            (used > 0.8 ? ": near the limit, new connections will be dropped" : ""),
-                       used > 0.8 ? "sysctl -w net.netfilter.nf_conntrack_max=" +
-                                        std::to_string(*s.conntrackMax * 2)
-                                  : ""});
+                       used > 0.8 ? raiseLimit(*s.conntrackMax * 2) : ""});
+    }
+    if (s.conntrackDrops > 0) {
+        out.push_back({"conntrack.drops", Severity::Warn,
+                       std::to_string(s.conntrackDrops) +
+                           " packets dropped for want of a conntrack entry (conntrack -S: drop): "
+                           "the table has been full",
+                       raiseLimit(s.conntrackMax ? *s.conntrackMax * 2 : 524288)});
     }
     if (s.hasBridge && sysctl(s, "net.bridge.bridge-nf-call-iptables") == "1") {
         out.push_back({"bridge.nf_call_iptables", Severity::Warn,
@@ -318,7 +338,7 @@ std::vector<Finding> runChecks(const SystemSnapshot& system, const DoctorOptions
     checkPolicyRouting(system, options, findings);
     checkSpoofReturnPath(system, options, findings);
     checkKernelAndPrivileges(system, options, findings);
-    checkConntrackAndBridges(system, findings);
+    checkConntrackAndBridges(system, options, findings);
     if (options.port > 0) {
         checkListeners(system.tcpListeners, options, "tcp", findings);
         if (options.udp) {

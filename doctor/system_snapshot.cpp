@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -153,6 +154,34 @@ std::vector<ListenerInfo> listeners(const char* flags, int port) {
     return found;
 }
 
+// The `drop` column of /proc/net/stat/nf_conntrack (one hex row per CPU, this namespace's
+// counters): packets the kernel dropped because no conntrack entry could be made.
+long conntrackDrops() {
+    std::ifstream table("/proc/net/stat/nf_conntrack");
+    std::string header;
+    if (!std::getline(table, header)) {
+        return 0;
+    }
+    std::istringstream names(header);
+    std::size_t column = 0;
+    bool found = false;
+    for (std::string name; names >> name; ++column) {
+        if (name == "drop") {
+            found = true;
+            break;
+        }
+    }
+    long total = 0;
+    for (std::string row; found && std::getline(table, row);) {
+        std::istringstream fields(row);
+        std::string field;
+        for (std::size_t i = 0; i <= column && fields >> field; ++i) {
+        }
+        total += std::strtol(field.c_str(), nullptr, 16);
+    }
+    return total;
+}
+
 }  // namespace
 
 SystemSnapshot takeSnapshot(int port) {
@@ -198,6 +227,8 @@ SystemSnapshot takeSnapshot(int port) {
         max != snapshot.sysctls.end()) {
         snapshot.conntrackMax = std::stol(max->second);
     }
+    snapshot.conntrackMaxWritable = ::access("/proc/sys/net/netfilter/nf_conntrack_max", W_OK) == 0;
+    snapshot.conntrackDrops = conntrackDrops();
     if (port > 0) {
         snapshot.tcpListeners = listeners("-ltnp", port);
         snapshot.udpListeners = listeners("-lunp", port);

@@ -33,6 +33,8 @@ struct SystemSnapshot {
     bool hasBridge = false;                      // a Linux bridge in this namespace
     std::optional<long> conntrackCount;
     std::optional<long> conntrackMax;
+    bool conntrackMaxWritable = true;        // false in a network namespace: set from the host only
+    long conntrackDrops = 0;                 // packets dropped for want of an entry (all CPUs)
     std::vector<ListenerInfo> tcpListeners;  // on the --port asked about
     std::vector<ListenerInfo> udpListeners;
 };

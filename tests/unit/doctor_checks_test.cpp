@@ -112,5 +112,30 @@ TEST(DoctorChecks, ConntrackNearItsLimitIsAWarning) {
     EXPECT_EQ(find(runChecks(s, tproxyOptions()), "conntrack.usage")->severity, Severity::Warn);
 }
 
+TEST(DoctorChecks, AFullTableInANamespaceIsRaisedFromTheHostOrAvoidedInTproxyMode) {
+    auto s = healthyTproxyGateway();
+    s.conntrackCount = 1000;
+    s.conntrackMax = 1000;
+    s.conntrackMaxWritable = false;
+    auto findings = runChecks(s, tproxyOptions());
+    const auto* usage = find(findings, "conntrack.usage");
+    ASSERT_NE(usage, nullptr);
+    EXPECT_NE(usage->fix.find("initial namespace"), std::string::npos) << usage->fix;
+    EXPECT_NE(usage->fix.find("--notrack"), std::string::npos) << usage->fix;
+}
+
+TEST(DoctorChecks, PastDropsAreReportedEvenWhenTheTableHasRoomNow) {
+    auto s = healthyTproxyGateway();
+    s.conntrackCount = 10;
+    s.conntrackMax = 1000;
+    EXPECT_EQ(find(runChecks(s, tproxyOptions()), "conntrack.drops"), nullptr);
+    s.conntrackDrops = 3;
+    auto findings = runChecks(s, tproxyOptions());
+    const auto* drops = find(findings, "conntrack.drops");
+    ASSERT_NE(drops, nullptr);
+    EXPECT_EQ(drops->severity, Severity::Warn);
+    EXPECT_NE(drops->summary.find("3 packets dropped"), std::string::npos) << drops->summary;
+}
+
 }  // namespace
 }  // namespace tplab
