@@ -6,18 +6,19 @@
 namespace tplab {
 
 enum class CloseReason {
-    Normal,          // both sides finished (FIN each way)
-    ClientReset,     // the client reset; the upstream was reset too
-    UpstreamReset,   // the upstream reset; the client was reset too
-    ConnectRefused,  // the upstream refused (RST to our SYN); the client was reset
-    ConnectTimeout,  // no answer within --connect-timeout; the client was reset
-    ConnectFailed,   // any other connect error (unreachable, SO_MARK refused...)
-    NotRedirected,   // the kernel says the connection was never intercepted
-    LoopRefused,     // the destination is the proxy itself, or the client is the proxy's upstream
-    LookupFailed,    // recovering the original destination failed for another reason
-    IdleTimeout,     // nothing moved for --idle-timeout; both sides were reset
-    DrainTimeout,    // still open when --drain-timeout ran out at shutdown; both sides were reset
-    Stopped,         // a UDP session open when the proxy stopped (UDP has no end to wait for)
+    Normal,           // both sides finished (FIN each way)
+    ClientReset,      // the client reset; the upstream was reset too
+    UpstreamReset,    // the upstream reset; the client was reset too
+    ConnectRefused,   // the upstream refused (RST to our SYN); the client was reset
+    ConnectTimeout,   // no answer within --connect-timeout; the client was reset
+    ConnectFailed,    // any other connect error (unreachable, SO_MARK refused...)
+    NotRedirected,    // the kernel says the connection was never intercepted
+    LoopRefused,      // the destination is the proxy itself, or the client is the proxy's upstream
+    LookupFailed,     // recovering the original destination failed for another reason
+    HandshakeFailed,  // an explicit-proxy client's handshake was malformed, refused or cut short
+    IdleTimeout,      // nothing moved for --idle-timeout; both sides were reset
+    DrainTimeout,     // still open when --drain-timeout ran out at shutdown; both sides were reset
+    Stopped,          // a UDP session open when the proxy stopped (UDP has no end to wait for)
     ProxyError,  // the proxy itself failed for this connection (no memory, epoll_ctl); both reset
     Evicted,     // a UDP session closed to make room for a new flow (a limit was reached)
 };
@@ -42,6 +43,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "loop_refused";
         case CloseReason::LookupFailed:
             return "lookup_failed";
+        case CloseReason::HandshakeFailed:
+            return "handshake_failed";
         case CloseReason::IdleTimeout:
             return "idle_timeout";
         case CloseReason::DrainTimeout:
@@ -57,11 +60,11 @@ constexpr std::string_view toString(CloseReason reason) {
 }
 
 inline constexpr CloseReason kAllCloseReasons[] = {
-    CloseReason::Normal,         CloseReason::ClientReset,    CloseReason::UpstreamReset,
-    CloseReason::ConnectRefused, CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
-    CloseReason::NotRedirected,  CloseReason::LoopRefused,    CloseReason::LookupFailed,
-    CloseReason::IdleTimeout,    CloseReason::DrainTimeout,   CloseReason::Stopped,
-    CloseReason::ProxyError,     CloseReason::Evicted,
+    CloseReason::Normal,          CloseReason::ClientReset,    CloseReason::UpstreamReset,
+    CloseReason::ConnectRefused,  CloseReason::ConnectTimeout, CloseReason::ConnectFailed,
+    CloseReason::NotRedirected,   CloseReason::LoopRefused,    CloseReason::LookupFailed,
+    CloseReason::HandshakeFailed, CloseReason::IdleTimeout,    CloseReason::DrainTimeout,
+    CloseReason::Stopped,         CloseReason::ProxyError,     CloseReason::Evicted,
 };
 
 }  // namespace tplab

@@ -342,7 +342,7 @@ void Session::readClientHandshake() {
             return;
         }
         if (got == 0) {
-            refuse(CloseReason::LookupFailed, "client closed the connection in the handshake");
+            refuse(CloseReason::HandshakeFailed, "client closed the connection in the handshake");
             return;
         }
         auto size = static_cast<std::size_t>(got);
@@ -351,7 +351,7 @@ void Session::readClientHandshake() {
         switch (step.status) {
             case HandshakeStep::Status::NeedMore:
                 if (size > limit) {  // a parser fails before its limit; a guard all the same
-                    refuse(CloseReason::LookupFailed,
+                    refuse(CloseReason::HandshakeFailed,
                            "handshake message longer than " + std::to_string(limit) + " bytes");
                 }
                 return;  // the rest comes with the next edge
@@ -369,7 +369,7 @@ void Session::readClientHandshake() {
                     (void)sys::shutdownWrite(fd);
                 }
                 n.clientFd.reset();
-                refuse(CloseReason::LookupFailed, step.failure);
+                refuse(CloseReason::HandshakeFailed, step.failure);
                 return;
             case HandshakeStep::Status::Done:
                 consume(fd, step.consumed);

@@ -143,7 +143,7 @@ TEST_P(ExplicitProxy, UsernameAndPasswordAreCheckedAndAWrongOneIsRefused) {
     EXPECT_NE(none.exitCode, 0);
     auto closed = lab->events("closed", 3);
     ASSERT_EQ(closed.size(), 3u);
-    EXPECT_EQ(closed[1]["reason"], "lookup_failed");
+    EXPECT_EQ(closed[1]["reason"], "handshake_failed");
     EXPECT_NE(closed[1]["detail"].get<std::string>().find("authentication failed for user "
                                                           "'alice'"),
               std::string::npos)
@@ -181,7 +181,7 @@ TEST_P(Socks5Only, ReplyCodesSayRefusedUnreachableAndUnsupported) {
     EXPECT_EQ(closed[0]["reason"], "connect_refused");
     EXPECT_EQ(closed[1]["reason"], "connect_failed");
     EXPECT_NE(closed[1]["detail"].get<std::string>().find("unreachable"), std::string::npos);
-    EXPECT_EQ(closed[2]["reason"], "lookup_failed");
+    EXPECT_EQ(closed[2]["reason"], "handshake_failed");
     EXPECT_NE(closed[2]["detail"].get<std::string>().find("0x02 (BIND) is not supported"),
               std::string::npos)
         << closed[2];
@@ -199,7 +199,7 @@ TEST_P(Socks5Only, MalformedBytesCloseThatConnectionOnlyWithAnEvent) {
     auto closed = lab->events("closed", 3);
     ASSERT_EQ(closed.size(), 3u);
     for (const auto& event : closed) {
-        EXPECT_EQ(event["reason"], "lookup_failed") << event;
+        EXPECT_EQ(event["reason"], "handshake_failed") << event;
     }
     EXPECT_NE(closed[0]["detail"].get<std::string>().find("version 0x04"), std::string::npos);
     EXPECT_NE(closed[1]["detail"].get<std::string>().find("version 0x47"), std::string::npos);
