@@ -580,12 +580,30 @@ std::string ladderSvg(const Json& run, const Json& flow) {
 // ---------------------------------------------------------------------------------------------
 // Run column.
 
+// What the client told an explicit proxy, message by message (absent for transparent flows).
+std::string handshakeTable(const Json& handshake) {
+    if (!handshake.is_object()) {
+        return "";
+    }
+    std::string html = "<h4>Explicit proxy handshake at " + escapeHtml(textOf(handshake, "point")) +
+                       ": " + codeOrNone(textOf(handshake, "request")) +
+                       "</h4>\n<div class=\"scroll\"><table class=\"kv handshake\"><tbody>\n";
+    for (const Json& message : asArray(member(handshake, "messages"))) {
+        bool fromClient = textOf(message, "from") == "client";
+        html += "<tr><th>" + std::string(fromClient ? "client → proxy" : "proxy → client") +
+                "</th><td><code>" + escapeHtml(textOf(message, "shown")) + "</code></td><td>" +
+                escapeHtml(textOf(message, "meaning")) + "</td></tr>\n";
+    }
+    return html + "</tbody></table></div>\n";
+}
+
 std::string flowArticle(const Json& run, const Json& flow) {
     std::string udp = textOf(flow, "protocol") == "udp" ? "UDP " : "";
     std::string html = "<article class=\"flow\">\n<h3>" + udp + "client " +
                        codeOrNone(textOf(flow, "client")) + " → intended " +
                        codeOrNone(textOf(flow, "intended")) + "</h3>\n";
     html += hopTable(run, flow);
+    html += handshakeTable(member(flow, "explicit"));
     html += internalsTable(flow);
     html += ladderSvg(run, flow);
     return html + "</article>\n";
@@ -645,7 +663,17 @@ std::string joinedRules(const Json& flow) {
     return rules;
 }
 
+std::string clientConfiguration(const Json& flow) {
+    const Json& handshake = member(flow, "explicit");
+    if (!handshake.is_object()) {
+        return "nothing (transparent)";
+    }
+    std::string request = textOf(handshake, "request");
+    return "the proxy's address (" + request.substr(0, request.find(' ')) + ")";
+}
+
 const ComparisonRow kComparisonRows[] = {
+    {"client configured with", clientConfiguration},
     {"client sent to", [](const Json& f) { return hopDestination(f, 0); }},
     {"gateway inbound saw", [](const Json& f) { return hopDestination(f, 1); }},
     {"accepted socket local", [](const Json& f) { return internal(f, "accepted_local"); }},
