@@ -167,19 +167,17 @@ Json explicitHandshake(const RecordedPoint& point, const Hop& hop) {
         return nullptr;
     }
     std::string client = streamStart(hop, true);
-    auto messages = decodeProxyHandshake(client, streamStart(hop, false));
-    if (messages.empty()) {
+    ProxyExchange exchange = decodeProxyHandshake(client, streamStart(hop, false));
+    if (exchange.messages.empty()) {
         return nullptr;
     }
     Json list = Json::array();
-    for (const auto& message : messages) {
+    for (const auto& message : exchange.messages) {
         list.push_back({{"from", message.fromClient ? "client" : "proxy"},
                         {"shown", message.shown},
                         {"meaning", message.meaning}});
     }
-    return {{"point", point.label},
-            {"request", describeProxyRequest(client).value_or("")},
-            {"messages", list}};
+    return {{"point", point.label}, {"request", exchange.request}, {"messages", list}};
 }
 
 // `first` is the flow's first packet at the first point: a client's SYN, or a UDP datagram.

@@ -161,54 +161,71 @@ bool take(std::string_view& stream, std::size_t length, bool fromClient, std::st
     return true;
 }
 
-std::vector<ProxyMessage> decodeSocks5(std::string_view client, std::string_view proxy,
-                                       const std::string& request) {
-    std::vector<ProxyMessage> messages;
+// The method the proxy chose; without its answer, what the proxy's parser would assume.
+std::uint8_t chosenMethod(std::string_view client, std::string_view proxy) {
+    if (proxy.size() >= 2) {
+        return byteAt(proxy, 1);
+    }
+    std::string_view offered = client.substr(2, byteAt(client, 1));
+    bool onlyUserPass =
+        offered.find(static_cast<char>(socks5::kMethodUserPass)) != std::string_view::npos &&
+        offered.find(static_cast<char>(socks5::kMethodNoAuth)) == std::string_view::npos;
+    return onlyUserPass ? socks5::kMethodUserPass : socks5::kMethodNoAuth;
+}
+
+// Follows the lock-step exchange with the method the proxy really chose; the request itself is
+// read by the proxy's own parser (describeProxyRequest on a no-authentication greeting + it).
+ProxyExchange decodeSocks5(std::string_view client, std::string_view proxy) {
+    ProxyExchange exchange;
+    auto& messages = exchange.messages;
     std::size_t methods = byteAt(client, 1);
+    if (client.size() < 2 + methods) {
+        return {};
+    }
     std::string offered;
     for (std::size_t i = 0; i < methods; ++i) {
         offered += (i ? ", " : "") + methodName(byteAt(client, 2 + i));
     }
+    std::uint8_t chosen = chosenMethod(client, proxy);
     take(client, 2 + methods, true, "greeting: VER 5, methods " + offered, messages);
-    if (proxy.size() < 2) {
-        return messages;
-    }
-    std::uint8_t chosen = byteAt(proxy, 1);
     take(proxy, 2, false, "method " + methodName(chosen), messages);
     if (chosen == socks5::kNoAcceptableMethod) {
-        return messages;
+        return {};
     }
+    std::string user;
     if (chosen == socks5::kMethodUserPass) {
         if (client.size() < 2 || client.size() < 3 + std::size_t{byteAt(client, 1)}) {
-            return messages;
+            return {};
         }
-        std::size_t user = byteAt(client, 1);
-        std::size_t password = byteAt(client, 2 + user);
-        take(client, 3 + user + password, true,
-             "username/password (RFC 1929, in clear): user '" +
-                 std::string(client.substr(2, user)) + "'",
-             messages);
-        if (proxy.size() < 2) {
-            return messages;
+        std::size_t userLength = byteAt(client, 1);
+        user = std::string(client.substr(2, userLength));
+        if (!take(client, 3 + userLength + byteAt(client, 2 + userLength), true,
+                  "username/password (RFC 1929, in clear): user '" + user + "'", messages)) {
+            return {};
         }
-        take(proxy, 2, false,
-             byteAt(proxy, 1) == 0 ? "authentication: 00 (success)"
-                                   : "authentication: " + hex2(byteAt(proxy, 1)) + " (failure)",
-             messages);
-    }
-    std::string target = request.substr(request.find("CONNECT"));
-    if (auto cut = target.find(" (user"); cut != std::string::npos) {
-        target.erase(cut);
+        if (proxy.size() >= 2) {
+            take(proxy, 2, false,
+                 byteAt(proxy, 1) == 0 ? "authentication: 00 (success)"
+                                       : "authentication: " + hex2(byteAt(proxy, 1)) + " (failure)",
+                 messages);
+        }
     }
     std::size_t destination = socksAddressLength(client, 3);
     if (destination == 0) {
-        return messages;
+        return {};
     }
-    take(client, 3 + destination, true,
+    std::string_view requestBytes = client.substr(0, 3 + destination);
+    auto request = describeProxyRequest(std::string("\x05\x01\x00", 3) + std::string(requestBytes));
+    if (!request) {
+        return {};
+    }
+    std::string target = request->substr(request->find("CONNECT"));
+    exchange.request = *request + (user.empty() ? "" : " (user '" + user + "')");
+    take(client, requestBytes.size(), true,
          "CMD " + hex2(byteAt(client, 1)) + " ATYP " + hex2(byteAt(client, 3)) + ": " + target,
          messages);
     if (proxy.size() < 4) {
-        return messages;
+        return exchange;
     }
     std::size_t address = socksAddressLength(proxy, 3);
     std::uint8_t code = byteAt(proxy, 1);
@@ -217,7 +234,7 @@ std::vector<ProxyMessage> decodeSocks5(std::string_view client, std::string_view
         meaning += ", bound " + socksAddressText(proxy, 3);
     }
     take(proxy, 3 + address, false, meaning, messages);
-    return messages;
+    return exchange;
 }
 
 // The text up to the first CRLF, or nullopt if there is none.
@@ -229,18 +246,19 @@ std::optional<std::string> firstLine(std::string_view bytes) {
     return std::string(bytes.substr(0, end));
 }
 
-std::vector<ProxyMessage> decodeHttpConnect(std::string_view client, std::string_view proxy,
-                                            const std::string& request) {
-    std::vector<ProxyMessage> messages;
-    messages.push_back({true, *firstLine(client), request.substr(request.find("CONNECT"))});
+ProxyExchange decodeHttpConnect(std::string_view client, std::string_view proxy,
+                                const std::string& request) {
+    ProxyExchange exchange{request, {}};
+    exchange.messages.push_back(
+        {true, *firstLine(client), request.substr(request.find("CONNECT"))});
     if (auto status = firstLine(proxy); status && status->rfind("HTTP/", 0) == 0) {
         auto code = status->find(' ');
         std::string number = code == std::string::npos ? "?" : status->substr(code + 1, 3);
-        messages.push_back({false, *status,
-                            number == "200" ? "status 200: the tunnel is open"
-                                            : "status " + number + ": no tunnel"});
+        exchange.messages.push_back({false, *status,
+                                     number == "200" ? "status 200: the tunnel is open"
+                                                     : "status " + number + ": no tunnel"});
     }
-    return messages;
+    return exchange;
 }
 
 }  // namespace
@@ -253,16 +271,12 @@ std::string hexBytes(std::string_view bytes) {
     return out;
 }
 
-std::vector<ProxyMessage> decodeProxyHandshake(std::string_view clientBytes,
-                                               std::string_view proxyBytes) {
-    if (!clientBytes.empty() && clientBytes[0] == static_cast<char>(socks5::kVersion)) {
-        auto request = describeProxyRequest(clientBytes);
-        return request ? decodeSocks5(clientBytes, proxyBytes, *request)
-                       : std::vector<ProxyMessage>{};
+ProxyExchange decodeProxyHandshake(std::string_view clientBytes, std::string_view proxyBytes) {
+    if (clientBytes.size() >= 2 && clientBytes[0] == static_cast<char>(socks5::kVersion)) {
+        return decodeSocks5(clientBytes, proxyBytes);
     }
     auto request = describeProxyRequest(clientBytes);
-    return request ? decodeHttpConnect(clientBytes, proxyBytes, *request)
-                   : std::vector<ProxyMessage>{};
+    return request ? decodeHttpConnect(clientBytes, proxyBytes, *request) : ProxyExchange{};
 }
 
 }  // namespace tplab

@@ -21,11 +21,17 @@ struct ProxyMessage {
     std::string meaning;  // "greeting: VER 5, methods 00 (no authentication)", "CONNECT ..."
 };
 
-// The handshake in protocol order (SOCKS5 is lock-step, so the two byte streams interleave
-// message by message), from the first bytes each side sent. Empty when the client's bytes are
-// not a SOCKS5 or HTTP CONNECT request; it stops where either stream is cut short.
-std::vector<ProxyMessage> decodeProxyHandshake(std::string_view clientBytes,
-                                               std::string_view proxyBytes);
+// An explicit proxy's handshake as the wire carried it.
+struct ProxyExchange {
+    std::string request;                 // "SOCKS5 CONNECT 198.51.100.2:80", "HTTP CONNECT ..."
+    std::vector<ProxyMessage> messages;  // in protocol order; empty: not a handshake
+};
+
+// The handshake from the first bytes each side sent (SOCKS5 is lock-step, so the two streams
+// interleave message by message), following the method the proxy chose. Empty when the
+// client's bytes are not a complete SOCKS5 CONNECT request or HTTP CONNECT request line;
+// messages stop where either stream is cut short.
+ProxyExchange decodeProxyHandshake(std::string_view clientBytes, std::string_view proxyBytes);
 
 // "05 01 00 01 c6 33 64 02 00 50"
 std::string hexBytes(std::string_view bytes);

@@ -9,6 +9,7 @@
 #include "flow_analysis.hpp"
 #include "html_report.hpp"
 #include "run_records.hpp"
+#include "socks_handshake.hpp"
 #include "text_report.hpp"
 
 namespace tplab {
@@ -170,6 +171,33 @@ TEST(ReportSocksCapture, ATransparentClientsHttpRequestIsNoHandshake) {
                                      data(1.1, "192.0.2.2:40000", "198.51.100.2:80", 8,
                                           "GET / HTTP/1.1\r\nHost: 198.51.100.2\r\n\r\n")}));
     EXPECT_TRUE(model["flows"][0]["explicit"].is_null());
+}
+
+// Every cut of both streams (a capture that stopped early, a packet kept only in part) decodes
+// to fewer messages, never to bytes past the cut (the sanitizer build reads this test too).
+TEST(ReportSocksCapture, EveryPrefixOfBothStreamsDecodesAsFarAsItGoes) {
+    // A client with a password may offer both methods; the proxy's answer decides.
+    std::string client = std::string(
+                             "\x05\x02\x00\x02\x01\x05"
+                             "alice\x02pw",
+                             14) +
+                         std::string("\x05\x01\x00\x03\x0bserver.test\x00\x50", 18);
+    std::string proxy = std::string("\x05\x02\x01\x00", 4) + std::string("\x05\x00\x00\x04", 4) +
+                        std::string(16, '\x01') + std::string("\x9a\x1e", 2);
+    EXPECT_EQ(decodeProxyHandshake(client, proxy).messages.size(), 6u);
+    for (std::size_t c = 0; c <= client.size(); ++c) {
+        for (std::size_t p = 0; p <= proxy.size(); ++p) {
+            auto messages = decodeProxyHandshake(client.substr(0, c), proxy.substr(0, p)).messages;
+            EXPECT_LE(messages.size(), 6u);
+            EXPECT_TRUE(c == client.size() || messages.empty()) << c << " " << p;
+        }
+    }
+    ProxyExchange exchange = decodeProxyHandshake(client, proxy);
+    EXPECT_EQ(exchange.request, "SOCKS5 CONNECT server.test:80 (user 'alice')");
+    const auto& full = exchange.messages;
+    EXPECT_EQ(full[2].meaning, "username/password (RFC 1929, in clear): user 'alice'");
+    EXPECT_EQ(full[4].meaning, "CMD 01 ATYP 03: CONNECT server.test:80");
+    EXPECT_EQ(full[5].meaning, "REP 00 (succeeded), bound [101:101:101:101:101:101:101:101]:39454");
 }
 
 }  // namespace
