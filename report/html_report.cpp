@@ -140,6 +140,7 @@ article.flow { border-top: 1px solid var(--line); margin-top: 12px; padding-top:
 article.flow h3 { margin: 0 0 8px; font-size: 15px; font-weight: 600; }
 h4 { margin: 14px 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: 0.06em;
      color: var(--muted); }
+h4 code { text-transform: none; letter-spacing: 0; }
 code, .mono { font-family: var(--mono); font-size: 13px; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px;
