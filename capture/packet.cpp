@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -86,6 +87,12 @@ std::optional<std::pair<std::size_t, std::uint16_t>> skipLinkLayer(int linkType,
     return std::make_pair(offset, etherType);
 }
 
+// payloadBytes counts what the capture holds (a snaplen cut shortens it), so it is safe to read.
+void keepPayloadHead(Packet& packet, const std::uint8_t* payload) {
+    std::size_t kept = std::min(packet.payloadBytes, kPayloadHeadBytes);
+    packet.payloadHead.assign(reinterpret_cast<const char*>(payload), kept);
+}
+
 void parseTransport(Packet& packet, std::uint8_t protocol, const std::uint8_t* p,
                     std::size_t length, bool v6, const std::uint8_t* sourceAddress,
                     const std::uint8_t* destinationAddress) {
@@ -99,11 +106,15 @@ void parseTransport(Packet& packet, std::uint8_t protocol, const std::uint8_t* p
         std::size_t headerLength = static_cast<std::size_t>(p[12] >> 4) * 4;
         packet.tcpFlags = p[13];
         packet.payloadBytes = length > headerLength ? length - headerLength : 0;
+        if (packet.payloadBytes > 0) {
+            keepPayloadHead(packet, p + headerLength);
+        }
     } else if (protocol == IPPROTO_UDP && length >= 8) {
         packet.transport = Transport::Udp;
         sourcePort = read16(p);
         destinationPort = read16(p + 2);
         packet.payloadBytes = length - 8;
+        keepPayloadHead(packet, p + 8);
     } else if (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6) {
         packet.transport = Transport::Icmp;
         packet.payloadBytes = length;

@@ -1,4 +1,5 @@
-// One captured packet reduced to what the report needs: addresses, ports, TCP flags, sizes.
+// One captured packet reduced to what the report needs: addresses, ports, TCP flags, sizes, and
+// the first bytes of its payload (enough for an explicit proxy's handshake, never the whole body).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,8 @@
 namespace tplab {
 
 enum class Transport { Tcp, Udp, Icmp, Other };
+
+inline constexpr std::size_t kPayloadHeadBytes = 64;
 
 namespace tcp_flag {
 inline constexpr std::uint8_t kFin = 0x01;
@@ -29,6 +32,8 @@ struct Packet {
     std::uint8_t tcpFlags = 0;
     std::uint32_t sequence = 0;
     std::size_t payloadBytes = 0;
+    // The first kPayloadHeadBytes of the TCP or UDP payload, as far as the capture holds them.
+    std::string payloadHead;
 
     [[nodiscard]] bool has(std::uint8_t flag) const noexcept { return (tcpFlags & flag) != 0; }
 };

@@ -22,6 +22,8 @@
 # The proxy answers 05 00 00 01 + the address its upstream socket bound. At [3]/[4] the server
 # sees a connection from the gateway (198.51.100.1): the proxy opened it. HTTP CONNECT shows the
 # same in text: "CONNECT 198.51.100.2:80 HTTP/1.1", then "HTTP/1.1 200 Connection established".
+# At the end tplab report reads the runs and decodes both handshakes, message by message, from
+# the client's own capture (report.txt, report.json, report.html in the output directory).
 #
 # Usage: sudo labs/00-explicit.sh [--ipv4 | --ipv6] [--out DIR]
 # Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP. Docs: docs/explicit-proxy.md.
@@ -66,28 +68,6 @@ print(out.hex(" "))
 PY
 }
 
-# decode_socks HEX: the SOCKS5 greeting and request in words.
-decode_socks() {
-    "$lab_py" - "$1" <<'PY'
-import ipaddress, sys
-b = bytes.fromhex(sys.argv[1].replace(" ", ""))
-n = b[1]
-print("    greeting: VER %02x NMETHODS %02x METHODS %s" % (b[0], n, b[2:2 + n].hex(" ")))
-r = b[2 + n:]
-atyp = r[3]
-if atyp == 1:
-    host, rest = str(ipaddress.IPv4Address(r[4:8])), r[8:]
-elif atyp == 4:
-    host, rest = "[%s]" % ipaddress.IPv6Address(r[4:20]), r[20:]
-else:
-    host, rest = r[5:5 + r[4]].decode(), r[5 + r[4]:]
-port = int.from_bytes(rest[:2], "big")
-print("    request:  %s" % r[:len(r) - len(rest) + 2].hex(" "))
-print("              VER %02x CMD %02x (CONNECT) RSV %02x ATYP %02x -> CONNECT %s:%d"
-      % (r[0], r[1], r[2], atyp, host, port))
-PY
-}
-
 parse_lab_args "$@"
 setup_lab ip ss curl socat timeout python3
 
@@ -123,13 +103,14 @@ for family in "${lab_families[@]}"; do
         "$(tcpdump -nn -r "$pcap" 2>/dev/null | grep -m1 'Flags \[S\]')" \
         "> $gw_client_ip.$socks_port:"
     socks_hex=$(client_bytes "$pcap" "$socks_port")
-    log "the client's bytes to :$socks_port, decoded:"
-    decode_socks "$socks_hex"
     if [[ "$family" == ipv4 ]]; then
         want="05 01 00 01 c6 33 64 02 00 50"
     else
         want="05 01 00 04 20 01 0d b8 00 02 00 00 00 00 00 00 00 00 00 02 00 50"
     fi
+    log "the client's first bytes to :$socks_port (greeting, request; tplab report decodes them):"
+    # shellcheck disable=SC2086  # split the hex into words on purpose
+    printf '    %s\n' "$(printf '%s ' $socks_hex | cut -d' ' -f1-4)" "$want"
     check_contains "$rundir: the SOCKS5 request names the server in its bytes" \
         "$socks_hex" "$want"
     connect_line=$(client_bytes "$pcap" "$connect_port" | "$lab_py" -c \
@@ -144,8 +125,34 @@ for family in "${lab_families[@]}"; do
     check_contains "$rundir: the server saw the gateway, not the client" \
         "$(cat "$rundir"/*server*.http.log)" "$gw_server_ip"
     stop_proxy "$rundir"
+    write_meta "$rundir" 00-explicit socks5 "explicit proxies, $fam_name" "$fam" \
+        client,gateway,server
+    run_dirs+=("$rundir")
     pause_here
     teardown_ns "${lab_ns_list[@]}"
+done
+
+run_report "tplab report: the handshakes, decoded from client:eth0's capture"
+log "what the clients told the proxies (report.txt):"
+awk '/^  explicit proxy handshake/ { on = 1; print; next } on && /^    / { print; next }
+     { on = 0 }' report.txt
+
+section "checks (from report.json)"
+for family in "${lab_families[@]}"; do
+    rundir=explicit-$family
+    use_family "$family"
+    server=$(endpoint "$server_ip" "$lab_http_port")
+    got=$(report_json_get report.json \
+        "' / '.join(f['explicit']['request'] for f in run('$rundir')['flows'] if f['explicit'])")
+    check_eq "$rundir: the report decodes both requests from the client's capture" "$got" \
+        "SOCKS5 CONNECT $server / HTTP CONNECT $server"
+    got=$(report_json_get report.json \
+        "' '.join(m['from'] for m in run('$rundir')['flows'][0]['explicit']['messages'])")
+    check_eq "$rundir: greeting, method, request, reply: four SOCKS5 messages" "$got" \
+        "client proxy client proxy"
+    got=$(report_json_get report.json \
+        "run('$rundir')['flows'][0]['explicit']['messages'][3]['meaning'].split(',')[0]")
+    check_eq "$rundir: the proxy replied REP 00 (succeeded)" "$got" "REP 00 (succeeded)"
 done
 
 log ""

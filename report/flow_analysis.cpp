@@ -11,6 +11,7 @@
 
 #include "events_json.hpp"
 #include "kernel_state.hpp"
+#include "socks_handshake.hpp"
 
 namespace tplab {
 namespace {
@@ -70,7 +71,8 @@ const Json* findConnected(const RunRecords& run, const Json* accepted) {
         return nullptr;
     }
     for (const auto& event : run.events) {
-        if (event.value("event", "") == "connected" && event.value("id", 0) == (*accepted)["id"]) {
+        if (event.value("event", "") == "connected" && event.value("id", 0) == (*accepted)["id"] &&
+            event.value(kEventsFileKey, "") == accepted->value(kEventsFileKey, "")) {
             return &event;
         }
     }
@@ -134,6 +136,50 @@ Json ladderFor(const RunRecords& run, const std::vector<Hop>& hops) {
     return ladder;
 }
 
+// The first bytes one side of a TCP flow sent, in sequence order, from each data packet's kept
+// head: retransmissions are skipped, and the stream ends at the first packet that was not kept
+// whole (its bytes past kPayloadHeadBytes are unknown) or after kStreamPackets data packets.
+std::string streamStart(const Hop& hop, bool fromClient) {
+    constexpr std::size_t kStreamPackets = 4;
+    std::string stream;
+    std::optional<std::uint32_t> next;
+    std::size_t taken = 0;
+    for (const Packet* packet : hop.packets) {
+        if (packet->payloadBytes == 0 || (packet->source == hop.source) != fromClient) {
+            continue;
+        }
+        if (next && packet->sequence != *next) {
+            continue;
+        }
+        stream += packet->payloadHead;
+        next = packet->sequence + static_cast<std::uint32_t>(packet->payloadBytes);
+        if (++taken == kStreamPackets || packet->payloadHead.size() < packet->payloadBytes) {
+            break;
+        }
+    }
+    return stream;
+}
+
+// The explicit-proxy handshake (SOCKS5 or HTTP CONNECT) on the client's own wire, or null when
+// the client's first bytes are not one (a transparent proxy's client sends its own protocol).
+Json explicitHandshake(const RecordedPoint& point, const Hop& hop) {
+    if (!hop.seen) {
+        return nullptr;
+    }
+    std::string client = streamStart(hop, true);
+    ProxyExchange exchange = decodeProxyHandshake(client, streamStart(hop, false));
+    if (exchange.messages.empty()) {
+        return nullptr;
+    }
+    Json list = Json::array();
+    for (const auto& message : exchange.messages) {
+        list.push_back({{"from", message.fromClient ? "client" : "proxy"},
+                        {"shown", message.shown},
+                        {"meaning", message.meaning}});
+    }
+    return {{"point", point.label}, {"request", exchange.request}, {"messages", list}};
+}
+
 // `first` is the flow's first packet at the first point: a client's SYN, or a UDP datagram.
 Json analyzeFlow(const RunRecords& run, const Packet& first,
                  const std::vector<ConntrackEntry>& conntrack,
@@ -188,6 +234,9 @@ Json analyzeFlow(const RunRecords& run, const Packet& first,
             {"protocol", first.transport == Transport::Udp ? "udp" : "tcp"},
             {"hops", hopsJson},
             {"internals", internals},
+            {"explicit", first.transport == Transport::Tcp
+                             ? explicitHandshake(run.points.front(), hops.front())
+                             : Json(nullptr)},
             {"ladder", ladderFor(run, hops)}};
 }
 

@@ -140,6 +140,7 @@ article.flow { border-top: 1px solid var(--line); margin-top: 12px; padding-top:
 article.flow h3 { margin: 0 0 8px; font-size: 15px; font-weight: 600; }
 h4 { margin: 14px 0 6px; font-size: 12px; text-transform: uppercase; letter-spacing: 0.06em;
      color: var(--muted); }
+h4 code { text-transform: none; letter-spacing: 0; }
 code, .mono { font-family: var(--mono); font-size: 13px; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { text-align: left; vertical-align: top; padding: 5px 8px;
@@ -580,12 +581,30 @@ std::string ladderSvg(const Json& run, const Json& flow) {
 // ---------------------------------------------------------------------------------------------
 // Run column.
 
+// What the client told an explicit proxy, message by message (absent for transparent flows).
+std::string handshakeTable(const Json& handshake) {
+    if (!handshake.is_object()) {
+        return "";
+    }
+    std::string html = "<h4>Explicit proxy handshake at " + escapeHtml(textOf(handshake, "point")) +
+                       ": " + codeOrNone(textOf(handshake, "request")) +
+                       "</h4>\n<div class=\"scroll\"><table class=\"kv handshake\"><tbody>\n";
+    for (const Json& message : asArray(member(handshake, "messages"))) {
+        bool fromClient = textOf(message, "from") == "client";
+        html += "<tr><th>" + std::string(fromClient ? "client → proxy" : "proxy → client") +
+                "</th><td><code>" + escapeHtml(textOf(message, "shown")) + "</code></td><td>" +
+                escapeHtml(textOf(message, "meaning")) + "</td></tr>\n";
+    }
+    return html + "</tbody></table></div>\n";
+}
+
 std::string flowArticle(const Json& run, const Json& flow) {
     std::string udp = textOf(flow, "protocol") == "udp" ? "UDP " : "";
     std::string html = "<article class=\"flow\">\n<h3>" + udp + "client " +
                        codeOrNone(textOf(flow, "client")) + " → intended " +
                        codeOrNone(textOf(flow, "intended")) + "</h3>\n";
     html += hopTable(run, flow);
+    html += handshakeTable(member(flow, "explicit"));
     html += internalsTable(flow);
     html += ladderSvg(run, flow);
     return html + "</article>\n";
@@ -645,7 +664,17 @@ std::string joinedRules(const Json& flow) {
     return rules;
 }
 
+std::string clientConfiguration(const Json& flow) {
+    const Json& handshake = member(flow, "explicit");
+    if (!handshake.is_object()) {
+        return "nothing (transparent)";
+    }
+    std::string request = textOf(handshake, "request");
+    return "the proxy's address (" + request.substr(0, request.find(' ')) + ")";
+}
+
 const ComparisonRow kComparisonRows[] = {
+    {"client configured with", clientConfiguration},
     {"client sent to", [](const Json& f) { return hopDestination(f, 0); }},
     {"gateway inbound saw", [](const Json& f) { return hopDestination(f, 1); }},
     {"accepted socket local", [](const Json& f) { return internal(f, "accepted_local"); }},

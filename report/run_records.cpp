@@ -1,6 +1,8 @@
 // Loading a run directory from disk.
 #include "run_records.hpp"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -22,6 +24,21 @@ std::string need(const nlohmann::ordered_json& object, const char* key, const st
         throw std::runtime_error(where + ": \"" + key + "\" is missing or not a string");
     }
     return object[key].get<std::string>();
+}
+
+// events.jsonl first, then the other proxies' NAME-events.jsonl in name order.
+std::vector<std::string> eventFiles(const std::string& directory) {
+    std::vector<std::string> others;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(directory, error)) {
+        std::string name = entry.path().filename().string();
+        if (name.size() > 13 && name.ends_with("-events.jsonl")) {
+            others.push_back(name);
+        }
+    }
+    std::sort(others.begin(), others.end());
+    others.insert(others.begin(), "events.jsonl");
+    return others;
 }
 
 }  // namespace
@@ -60,10 +77,13 @@ RunRecords loadRunRecords(const std::string& directory) {
         point.packets = readPcapFile(directory + "/" + point.file);
         run.points.push_back(std::move(point));
     }
-    for (const auto& line : readLines(directory + "/events.jsonl")) {
-        auto event = nlohmann::ordered_json::parse(line, nullptr, false);
-        if (!event.is_discarded()) {
-            run.events.push_back(std::move(event));
+    for (const auto& file : eventFiles(directory)) {
+        for (const auto& line : readLines(directory + "/" + file)) {
+            auto event = nlohmann::ordered_json::parse(line, nullptr, false);
+            if (event.is_object()) {
+                event[kEventsFileKey] = file;
+                run.events.push_back(std::move(event));
+            }
         }
     }
     run.conntrackLines = readLines(directory + "/conntrack.txt");

@@ -1,5 +1,6 @@
 // What a lab recorded for one mode (a "run directory"): meta.json, one .pcap per capture
-// point, the proxy's events, and the gateway's conntrack, socket and rule snapshots.
+// point, the proxy's events (events.jsonl, and NAME-events.jsonl for more proxies in one run),
+// and the gateway's conntrack, socket and rule snapshots.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -17,6 +18,9 @@ struct RecordedPoint {
     std::vector<std::string> between;  // the two lanes this wire joins, client side first
     std::vector<Packet> packets;
 };
+
+// Each event carries the name of the file it came from under this key: ids are per proxy.
+inline constexpr const char* kEventsFileKey = "events_file";
 
 struct RunRecords {
     std::string directory;

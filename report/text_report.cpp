@@ -147,6 +147,22 @@ std::string ruleTargets(const Json& rules) {
     return summary.empty() ? "-" : summary;
 }
 
+// What the client told an explicit proxy, message by message, as its own wire carried it.
+void appendHandshake(std::ostringstream& out, const Json& handshake) {
+    if (!handshake.is_object()) {
+        return;
+    }
+    out << "  explicit proxy handshake at " << text(handshake["point"]) << ": "
+        << text(handshake["request"]) << "\n";
+    std::vector<Row> rows;
+    for (const auto& message : handshake["messages"]) {
+        bool fromClient = text(message["from"]) == "client";
+        rows.push_back({fromClient ? "client -> proxy" : "proxy -> client", text(message["shown"]),
+                        text(message["meaning"])});
+    }
+    appendTable(out, rows, "    ");
+}
+
 void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
     out << "flow " << number << (flow.value("protocol", "tcp") == "udp" ? " (UDP)" : "") << ": "
         << text(flow["client"]) << " -> " << text(flow["intended"]) << "\n";
@@ -156,6 +172,7 @@ void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
             {text(hop["point"]), text(hop["source"]), text(hop["destination"]), changes(hop)});
     }
     appendTable(out, hops, "  ");
+    appendHandshake(out, flow.value("explicit", Json(nullptr)));
     const Json& in = flow["internals"];
     out << "  internals:\n";
     std::vector<Row> rows = {
@@ -179,10 +196,22 @@ void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
     appendTable(out, rows, "    ");
 }
 
+// An explicit proxy's client names the proxy (and the destination in the protocol); a
+// transparent proxy's client is configured with nothing.
+std::string clientConfiguration(const Json& flow) {
+    const Json& handshake = flow.value("explicit", Json(nullptr));
+    if (!handshake.is_object()) {
+        return "nothing (transparent)";
+    }
+    std::string request = text(handshake["request"]);
+    return "the proxy's address (" + request.substr(0, request.find(' ')) + ")";
+}
+
 // One table per address family (at most three runs each), so that it fits kReportColumns.
 void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& runs,
                       const std::string& family) {
     std::vector<Row> rows = {{""},
+                             {"client configured with"},
                              {"client sent to"},
                              {"gateway inbound saw"},
                              {"accepted socket (local)"},
@@ -201,14 +230,15 @@ void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& r
         const Json& flow = run["flows"][0];
         const Json& hops = flow["hops"];
         const Json& in = flow["internals"];
-        rows[1].push_back(text(hops[0]["destination"]));
-        rows[2].push_back(hops.size() > 1 ? text(hops[1]["destination"]) : "-");
-        rows[3].push_back(text(in["accepted_local"]));
-        rows[4].push_back(in["original_dst"].is_null() ? "failed: " + text(in["recovered_by"])
+        rows[1].push_back(clientConfiguration(flow));
+        rows[2].push_back(text(hops[0]["destination"]));
+        rows[3].push_back(hops.size() > 1 ? text(hops[1]["destination"]) : "-");
+        rows[4].push_back(text(in["accepted_local"]));
+        rows[5].push_back(in["original_dst"].is_null() ? "failed: " + text(in["recovered_by"])
                                                        : text(in["recovered_by"]));
-        rows[5].push_back(natSummary(in["nat"], true));
-        rows[6].push_back(ruleTargets(in["rules"]));
-        rows[7].push_back(text(in["server_saw"]));
+        rows[6].push_back(natSummary(in["nat"], true));
+        rows[7].push_back(ruleTargets(in["rules"]));
+        rows[8].push_back(text(in["server_saw"]));
     }
     out << "== side by side" << (family.empty() ? "" : ", " + family)
         << " (first flow of each run) ==\n";

@@ -23,7 +23,8 @@ read_run_facts() {
 }
 
 # report_get RUN EXPR: report_json_get on the report.json run_report wrote, with r = the run
-# named RUN, f = its flow to port 80 (curl), h = its flow to port 8080 (the held socat connection).
+# named RUN, f = its flow to port 80 (curl), h = its flow to port 8080 (the held socat connection);
+# through an explicit proxy, the flows whose SOCKS5 or HTTP CONNECT request names those ports.
 report_get() {
     report_json_get report.json \
         "(lambda r, f, h: $2)(run('$1'), flow(run('$1'), $lab_http_port), flow(run('$1'), $lab_hold_port))"
@@ -133,9 +134,16 @@ def run(name):
 def port_of(ep):
     return int(str(ep).rsplit(":", 1)[1]) if ep else None
 
+def target(f):
+    """Where the flow went: the destination an explicit proxy was asked for, else the SYN one."""
+    e = f.get("explicit")
+    if e and " CONNECT " in e.get("request", ""):
+        return e["request"].split(" CONNECT ", 1)[1].split()[0]
+    return f.get("intended")
+
 def flow(r, port):
     for f in r["flows"]:
-        if port_of(f.get("intended")) == port:
+        if port_of(target(f)) == port:
             return f
     raise KeyError(f"no flow to port {port}")
 

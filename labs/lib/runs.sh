@@ -17,6 +17,7 @@ readonly lab_ports="$lab_http_port,$lab_hold_port"  # both, for the rules' -m mu
 lab_points=()        # capture points, "LABEL|NS|IFACE|LANE_A|LANE_B", in path order
 lab_capture_pid=""   # the running tplab capture
 lab_capture_filter=tcp  # the BPF filter start_capture gives tplab capture (a UDP lab sets udp)
+lab_client_proxy=""  # an explicit proxy the client is configured with (socks5://ADDR:PORT), or none
 
 # add_point LABEL NS IFACE LANE_A LANE_B: a capture point (LABEL like gateway:veth-c) on the
 # wire between LANE_A and LANE_B (client side first). Add them in path order, client first.
@@ -209,15 +210,24 @@ start_lab_servers() {
 # (default: server_ip of use_family): one HTTP request with curl, then a socat connection to the
 # hold port that the server keeps open for 1 s; while it is open, the sockets of SOCKETS_NS go
 # to RUNDIR/sockets.txt. What the client printed goes to RUNDIR/client.txt (and the screen).
+# With lab_client_proxy set, the client is configured with that explicit proxy: curl --proxy for
+# the request, and curl's telnet:// through it for the held connection (socat speaks no SOCKS5).
 send_lab_traffic() {
     local rundir=$1 sockets_ns=$2 dest=${3:-$server_ip} host hold_pid rc=0 socat_addr=TCP4
+    local proxy_opt=(--noproxy '*')
     host=$(url_host "$dest")
     [[ "$dest" == *:* ]] && socat_addr=TCP6
+    [[ -n "$lab_client_proxy" ]] && proxy_opt=(--proxy "$lab_client_proxy")
     : >"$rundir/client.txt"
-    run "$ns_client" curl --noproxy '*' -sS --max-time 5 \
+    run "$ns_client" curl "${proxy_opt[@]}" -sS --max-time 5 \
         -w 'curl: connected to %{remote_ip}:%{remote_port}\n' "http://$host:$lab_http_port/" \
         >>"$rundir/client.txt" 2>&1 || true
-    start_bg "$ns_client" "$rundir/hold.out" socat -u "$socat_addr:$host:$lab_hold_port,connect-timeout=3" STDOUT
+    if [[ -n "$lab_client_proxy" ]]; then
+        start_bg "$ns_client" "$rundir/hold.out" curl "${proxy_opt[@]}" -sS --max-time 5 \
+            "telnet://$host:$lab_hold_port"
+    else
+        start_bg "$ns_client" "$rundir/hold.out" socat -u "$socat_addr:$host:$lab_hold_port,connect-timeout=3" STDOUT
+    fi
     hold_pid=$bg_pid
     busywait 3 lab_held_or_gone "$ns_server" "$lab_hold_port" "$hold_pid" || true
     if ! lab_established "$ns_server" "$lab_hold_port"; then
