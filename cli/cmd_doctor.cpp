@@ -4,10 +4,12 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 
 #include "checks.hpp"
 #include "command.hpp"
+#include "help_formatter.hpp"
 
 namespace tplab {
 namespace {
@@ -33,6 +35,20 @@ struct DoctorCommandOptions {
     bool all = false;
 };
 
+// Prints `text` after `lead`, wrapped to kHelpWidth columns; continuation lines start at
+// `indent`, under the text's first column.
+void printWrapped(const std::string& lead, const std::string& text, std::size_t indent) {
+    std::size_t room = kHelpWidth > indent + 20 ? kHelpWidth - indent : 20;
+    std::istringstream lines(wrapText(text, room));
+    std::string line;
+    bool first = true;
+    while (std::getline(lines, line)) {
+        std::printf("%s%s\n", first ? lead.c_str() : std::string(indent, ' ').c_str(),
+                    line.c_str());
+        first = false;
+    }
+}
+
 void printText(const std::vector<Finding>& findings, bool all) {
     std::size_t width = 0;
     for (const auto& finding : findings)
@@ -42,10 +58,13 @@ void printText(const std::vector<Finding>& findings, bool all) {
         ++counts[finding.severity];
         if (!all && finding.severity == Severity::Ok)
             continue;
-        std::printf("%-4s  %-*s  %s\n", toString(finding.severity).c_str(), static_cast<int>(width),
-                    finding.id.c_str(), finding.summary.c_str());
+        std::string severity = toString(finding.severity);
+        std::string lead = severity +
+                           std::string(6 - std::min<std::size_t>(severity.size(), 4), ' ') +
+                           finding.id + std::string(width - finding.id.size() + 2, ' ');
+        printWrapped(lead, finding.summary, lead.size());
         if (!finding.fix.empty()) {
-            std::printf("      %-*s  fix: %s\n", static_cast<int>(width), "", finding.fix.c_str());
+            printWrapped(std::string(lead.size(), ' ') + "fix: ", finding.fix, lead.size() + 5);
         }
     }
     std::printf("%d ok%s, %d info, %d warn, %d FAIL\n", counts[Severity::Ok],

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sstream>
+#include <string>
 
 #include "fd.hpp"
 #include "process.hpp"
@@ -75,6 +77,16 @@ TEST(Cli, EveryHelpFitsOneHundredColumns) {
               std::string::npos)
         << "a wrapped description lost or reordered words:\n"
         << proxy.output;
+}
+
+// The doctor's findings are read on a projector too: long summaries and fixes wrap.
+TEST(Cli, DoctorOutputFitsOneHundredColumns) {
+    auto result = tplab("doctor --all --mode tproxy --port 1");
+    ASSERT_FALSE(result.output.empty());
+    std::istringstream lines(result.output);
+    for (std::string line; std::getline(lines, line);) {
+        EXPECT_LE(line.size(), 100u) << line;
+    }
 }
 
 TEST(Cli, VersionPrintsTheVersion) {
