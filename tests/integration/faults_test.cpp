@@ -2,6 +2,7 @@
 // killed mid-transfer or stopped with open connections, a full conntrack table. What the client
 // sees in each case, and that the proxy keeps (or stops) serving the way it should.
 #include <gtest/gtest.h>
+
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -296,6 +298,11 @@ TEST(ConntrackTableFull, RedirectModeClientsTimeOutAndDoctorSaysWhy) {
 
     auto doctor = lab.net().exec(gateway, std::string(TPLAB_BINARY) + " doctor");
     EXPECT_NE(doctor.output.find("conntrack.usage"), std::string::npos) << doctor.output;
+    EXPECT_NE(doctor.output.find("conntrack.drops"), std::string::npos) << doctor.output;
+    std::string words = std::regex_replace(doctor.output, std::regex("\\s+"), " ");  // unwrapped
+    EXPECT_NE(words.find("in the host's initial namespace"), std::string::npos)
+        << "the limit is read-only in a namespace: the fix should say where to raise it\n"
+        << doctor.output;
     std::cout << "client: " << curl.output << "\ndoctor:\n" << doctor.output << "\n";
     lab.net().exec(gateway, "conntrack -F");  // the namespace's end would free them too, slowly
 }
