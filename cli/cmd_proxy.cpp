@@ -153,6 +153,7 @@ void fitConnectionsInFdLimit(ProxyOptions& options, std::size_t workers, bool ma
     }
     options.maxPipes =
         pipesThatFit(limits.soft, options.maxConnections, udpSessions, workers, listeners);
+    options.largePipes = largePipeBudget();
 }
 
 // What the options use at run time, after the listeners are open (--user keeps only these).

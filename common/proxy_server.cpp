@@ -42,7 +42,7 @@ ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, P
       options_(std::move(options)),
       ownShared_(shared == nullptr ? std::make_unique<SharedProxyState>() : nullptr),
       shared_(shared == nullptr ? ownShared_.get() : shared),
-      resources_(options_.maxPipes, options_.splice) {}
+      resources_(options_.maxPipes, options_.splice, options_.largePipes) {}
 
 ProxyServer::~ProxyServer() {
     closeListeners();

@@ -27,6 +27,7 @@ struct ProxyOptions {
     SessionSettings session;
     std::size_t maxConnections = 4096;  // for this worker
     std::size_t maxPipes = 1024;        // for this worker (two fds each)
+    std::size_t largePipes = 16;        // of them, enlarged to kLargePipeBytes (largePipeBudget())
     SpliceMode splice = SpliceMode::Auto;
     bool reusePort = false;  // several workers listen on the same addresses
     Clock::duration drainTimeout = std::chrono::seconds(10);

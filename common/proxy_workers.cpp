@@ -19,6 +19,7 @@ ProxyWorkers::ProxyWorkers(Backend& backend, EventSink& events, const ProxyOptio
     ProxyOptions share = options;
     share.maxConnections = shareOf(options.maxConnections, workers);
     share.maxPipes = options.maxPipes == 0 ? 0 : shareOf(options.maxPipes, workers);
+    share.largePipes = options.largePipes / workers;
     share.reusePort = workers > 1;
     if (share.udp) {
         share.udp->maxSessions = shareOf(options.udp->maxSessions, workers);

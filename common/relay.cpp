@@ -151,9 +151,9 @@ Relay::Step Relay::transfer(Direction& d, std::size_t& budget) {
         return moved ? Step::Moved : Step::Idle;  // nothing can be delivered any more
     }
     if (d.from.readable && !d.from.readEof && budget > 0) {
-        std::size_t want = std::min(budget, ChunkPool::kChunkSize);
         std::size_t got = 0;
-        bool changed = useSplice(d) ? readSplice(d, want, got) : readCopy(d, want, got);
+        bool changed = useSplice(d) ? readSplice(d, budget, got)
+                                    : readCopy(d, std::min(budget, ChunkPool::kChunkSize), got);
         if (finished_) {
             return Step::Stopped;
         }
@@ -229,9 +229,10 @@ bool Relay::readSplice(Direction& d, std::size_t want, std::size_t& got) {
     if (!d.pipe) {
         d.pipe = resources_.pipes.acquire();
         if (!d.pipe) {
-            return readCopy(d, want, got);  // at the pipe cap: copy instead
+            return readCopy(d, std::min(want, ChunkPool::kChunkSize), got);  // at the cap: copy
         }
     }
+    want = std::min(want, d.pipe->capacity);
     ssize_t n =
         ::splice(d.from.fd.get(), nullptr, d.pipe->writeEnd.get(), nullptr, want, kSpliceFlags);
     if (n <= 0) {

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <optional>
 #include <thread>
 
@@ -214,7 +217,8 @@ TEST_P(RelayFixture, SlowReaderStopsTheRelayReadingSoMemoryStaysBounded) {
     running.reset();  // stop the loop to look at the relay from this thread
 
     EXPECT_LT(written, kGiveUpAfter) << "the sender never stalled: the relay kept reading";
-    EXPECT_LE(relay->bufferedBytes(), ChunkPool::kChunkSize);
+    // One chunk (copy path) or one pipe (splice path, enlarged up to kLargePipeBytes) at most.
+    EXPECT_LE(relay->bufferedBytes(), std::max(ChunkPool::kChunkSize, kLargePipeBytes));
     EXPECT_GT(relay->bufferedBytes(), 0u);
 
     // Everything written so far still arrives, in order, once the reader catches up.
@@ -346,6 +350,48 @@ TEST_P(RelayFixture, APingPongConnectionKeepsGoingWhileABulkTransferRunsBesideIt
     running.join();
     EXPECT_EQ(completedWhileBulkRan, roundTrips);
     EXPECT_TRUE(yielded) << "the bulk connection never stepped aside";
+}
+
+}  // namespace
+}  // namespace tplab
+
+namespace tplab {
+namespace {
+
+// The pool enlarges pipes up to its budget, and a closed large pipe gives its place back.
+TEST(PipePool, EnlargesPipesUpToItsBudgetAndGivesThePlaceBackWhenOneCloses) {
+    PipePool pool(8, 1);
+    auto first = pool.acquire();
+    auto second = pool.acquire();
+    ASSERT_TRUE(first && second);
+    EXPECT_TRUE(first->large);
+    EXPECT_EQ(first->capacity, kLargePipeBytes);
+    EXPECT_FALSE(second->large) << "over the budget of one";
+    EXPECT_EQ(second->capacity, 64u * 1024);
+    EXPECT_EQ(pool.large(), 1u);
+    pool.release(std::move(first), false);  // bytes left in it: closed, not kept
+    EXPECT_EQ(pool.large(), 0u);
+    auto third = pool.acquire();
+    ASSERT_TRUE(third);
+    EXPECT_TRUE(third->large);
+    pool.release(std::move(third), true);  // kept idle, still large
+    EXPECT_EQ(pool.large(), 1u);
+    pool.trim();
+    EXPECT_EQ(pool.large(), 0u);
+    EXPECT_EQ(pool.open(), 1u) << "the lent-out second pipe";
+    pool.release(std::move(second), true);
+}
+
+TEST(PipePool, TheBudgetIsHalfOfTheUsersPipePageLimit) {
+    std::ifstream limit("/proc/sys/fs/pipe-user-pages-soft");
+    long pages = 0;
+    ASSERT_TRUE(limit >> pages);
+    if (pages == 0) {
+        EXPECT_EQ(largePipeBudget(), 1024u);
+    } else {
+        auto pagesPerPipe = kLargePipeBytes / static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        EXPECT_EQ(largePipeBudget(), static_cast<std::size_t>(pages) / 2 / pagesPerPipe);
+    }
 }
 
 }  // namespace
