@@ -6,7 +6,7 @@
 readonly bench_iperf_port=5201 bench_http_port=80 bench_sockperf_port=11111 bench_idle_port=7000
 readonly bench_ports="$bench_iperf_port,$bench_http_port,$bench_sockperf_port,$bench_idle_port"
 readonly bench_proxy_mark=2 # the proxies' SO_MARK (tplab proxy --mark, tplab rules --mark)
-bench_cpu_ticks=0 bench_cpu_bytes=0
+bench_cpu_ticks=0 bench_cpu_bytes=0 bench_machine_ticks=0
 bench_clk_tck=$(getconf CLK_TCK)
 
 # bench_sample ROUND ARM METRIC VALUE [,"key":value...]: one sample line in samples.jsonl.
@@ -138,7 +138,7 @@ bench_arm_up() {
     haproxy-tproxy) bench_rules tproxy 15003 && bench_haproxy 15003 transparent ;;
     haproxy-redirect) bench_rules redirect 15004 && bench_haproxy 15004 "" ;;
     esac
-    bench_cpu_ticks=0 bench_cpu_bytes=0
+    bench_cpu_ticks=0 bench_cpu_bytes=0 bench_machine_ticks=0
     # after the rules: a conntrack sysctl exists in a namespace only once conntrack is in use there
     local setting
     for setting in "${gw_sysctls[@]}"; do
@@ -194,6 +194,60 @@ bench_rss_kib() {
     printf '%s\n' "$total"
 }
 
+# bench_machine_now: "BUSY TOTAL" clock ticks of the whole machine, all CPUs (/proc/stat): busy
+# is user + nice + system + irq + softirq, everything that ran (client, server, forwarding, the
+# proxy, and any other load on the machine); total adds idle, iowait and steal.
+bench_machine_now() {
+    awk '/^cpu / {busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 + $9; exit}' /proc/stat
+}
+
+# bench_busy_cores BUSY0 TOTAL0 BUSY1 TOTAL1: how many of the machine's CPUs were busy, on average.
+bench_busy_cores() {
+    "$lab_py" -c "print('%.2f' % (($3 - $1) / max($4 - $2, 1) * $(nproc)))"
+}
+
+# bench_perf_begin NAME: with --perf, in the last round, samples every CPU (call graphs) while
+# the metric runs; bench_perf_end writes perf-NAME.txt (share of CPU per command and object, and
+# the top kernel and user symbols of the proxy) and removes the raw data.
+bench_perf_begin() {
+    bench_perf_pid=""
+    ((bench_perf && round == rounds)) || return 0
+    perf record -a -g -F 499 -o "$out_dir/perf-$1.data" >/dev/null 2>&1 &
+    bench_perf_pid=$!
+}
+
+bench_perf_end() {
+    [[ -n "${bench_perf_pid:-}" ]] || return 0
+    kill -INT "$bench_perf_pid" 2>/dev/null || true
+    wait "$bench_perf_pid" 2>/dev/null || true
+    local data=$out_dir/perf-$1.data
+    local comms
+    comms=$(bench_proxy_comms)
+    {
+        echo "## CPU by command and object (all CPUs, $1)"
+        perf report -i "$data" --stdio --no-children --sort comm,dso -g none 2>/dev/null |
+            grep -v -e '^#' -e '^$' | head -25 || true
+        if [[ -n "$comms" ]]; then
+            echo "## the proxy's symbols ($comms)"
+            perf report -i "$data" --stdio --no-children --comms "$comms" --sort dso,sym -g none \
+                2>/dev/null | grep -v -e '^#' -e '^$' | head -40 || true
+        fi
+    } >"$out_dir/perf-$1.txt"
+    rm -f "$data"
+}
+
+# bench_proxy_comms: the proxy threads' command names, comma-separated, for perf --comms.
+bench_proxy_comms() {
+    local pid task names=()
+    for pid in $(bench_proxy_pids); do
+        for task in /proc/"$pid"/task/*; do
+            names+=("$(cat "$task/comm" 2>/dev/null || true)")
+        done
+    done
+    ((${#names[@]} > 0)) || return 0
+    printf '%s\n' "${names[@]}" | sort -u | paste -sd, -
+}
+
 slab_kib() {
     awk '/^Slab:/ {print $2}' /proc/meminfo
 }
@@ -203,21 +257,29 @@ slab_kib() {
 # bench_throughput ROUND ARM STREAMS METRIC: iperf3 client to server, Gbit/s the server received;
 # the proxy's CPU ticks and the bytes moved add up for bench_record_cpu.
 bench_throughput() {
-    local round=$1 arm=$2 streams=$3 metric=$4 cpu0 cpu1 json=iperf3-$2-$3.json
+    local round=$1 arm=$2 streams=$3 metric=$4 cpu0 cpu1 json=iperf3-$2-$3.json m0 m1 cores
     cpu0=$(bench_cpu_now)
+    m0=$(bench_machine_now)
+    bench_perf_begin "$arm-$metric"
     if ! ns_exec "$ns_client" timeout $((duration + 30)) iperf3 -c "$server_ip4" -p "$bench_iperf_port" \
         -P "$streams" -t "$duration" -J >"$json" 2>&1; then
         tail -5 "$json" >&2
         die "iperf3 ($arm, $streams streams) failed"
     fi
     cpu1=$(bench_cpu_now)
+    m1=$(bench_machine_now)
+    bench_perf_end "$arm-$metric"
+    # shellcheck disable=SC2086 # "BUSY TOTAL" pairs
+    cores=$(bench_busy_cores $m0 $m1)
     read -r gbps bytes < <("$lab_py" -c '
 import json, sys
 s = json.load(open(sys.argv[1]))["end"]["sum_received"]
 print("%.3f %d" % (s["bits_per_second"] / 1e9, s["bytes"]))' "$json")
     bench_cpu_ticks=$((bench_cpu_ticks + cpu1 - cpu0))
     bench_cpu_bytes=$((bench_cpu_bytes + bytes))
+    bench_machine_ticks=$((bench_machine_ticks + ${m1%% *} - ${m0%% *}))
     bench_sample "$round" "$arm" "$metric" "$gbps" ",\"bytes\":$bytes,\"proxy_cpu_ticks\":$((cpu1 - cpu0))"
+    bench_sample "$round" "$arm" "${metric%_gbps}_busy_cores" "$cores"
 }
 
 # bench_record_cpu ROUND ARM: the proxy's CPU seconds per GB over this arm's throughput tests
@@ -227,23 +289,34 @@ bench_record_cpu() {
     value=$("$lab_py" -c "print('%.4f' % (($bench_cpu_ticks / $bench_clk_tck) / ($bench_cpu_bytes / 1e9) if $bench_cpu_bytes else 0))")
     bench_sample "$1" "$2" cpu_s_per_gb "$value" \
         ",\"cpu_seconds\":$("$lab_py" -c "print($bench_cpu_ticks / $bench_clk_tck)"),\"bytes\":$bench_cpu_bytes"
+    value=$("$lab_py" -c "print('%.4f' % (($bench_machine_ticks / $bench_clk_tck) / ($bench_cpu_bytes / 1e9) if $bench_cpu_bytes else 0))")
+    bench_sample "$1" "$2" machine_cpu_s_per_gb "$value"
 }
 
 # bench_connrate ROUND ARM: wrk, one request per connection (Connection: close) to nginx.
 bench_connrate() {
-    local round=$1 arm=$2 log=wrk-$2.log rate errors evidence=""
+    local round=$1 arm=$2 log=wrk-$2.log rate errors evidence="" m0 m1 cores busy_us
     ((bench_evidence)) && bench_evidence_begin
+    m0=$(bench_machine_now)
+    bench_perf_begin "$arm-connrate"
     if ! ns_exec "$ns_client" timeout $((duration + 30)) wrk -t 2 -c 32 -d "${duration}s" \
         -H 'Connection: close' "http://$server_ip4:$bench_http_port/index.html" >"$log" 2>&1; then
         cat "$log" >&2
         die "wrk ($arm) failed"
     fi
+    m1=$(bench_machine_now)
+    bench_perf_end "$arm-connrate"
     rate=$(awk '/^Requests\/sec:/ {print $2}' "$log")
     [[ -n "$rate" ]] || { cat "$log" >&2; die "wrk ($arm) printed no Requests/sec"; }
+    # shellcheck disable=SC2086 # "BUSY TOTAL" pairs
+    cores=$(bench_busy_cores $m0 $m1)
+    busy_us=$("$lab_py" -c "print('%.1f' % ($cores * 1e6 / $rate if $rate else 0))")
     errors=$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10} /Non-2xx/ {print $NF}' "$log" |
         awk '{s += $1} END {print s + 0}')
     ((bench_evidence)) && evidence=$(bench_evidence_end "$round" "$arm")
     bench_sample "$round" "$arm" connrate_per_s "$rate" ",\"errors\":$errors$evidence"
+    bench_sample "$round" "$arm" connrate_busy_cores "$cores"
+    bench_sample "$round" "$arm" connrate_machine_cpu_us "$busy_us"
     [[ -z "$evidence" ]] || printf '    evidence: %s\n' "${evidence#,\"evidence\":}"
 }
 

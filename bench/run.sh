@@ -24,6 +24,8 @@
 #                      in every namespace and SYN retransmissions on the client's link, per run
 #   --gw-sysctl K=V    set a sysctl in the gateway for every arm (repeat), e.g.
 #                      net.netfilter.nf_conntrack_tcp_timeout_time_wait=1
+#   --perf             in the last round, perf record -a -g during tput1, tput8 and connrate:
+#                      perf-ARM-METRIC.txt, the CPU by command and object, the proxy's top symbols
 #   --smoke            1 round, 2 s, 500 idle connections: checks the harness, not the speed
 # Writes samples.jsonl, results.json (samples, medians, ratios), table.md and chart.svg.
 # Exit: 0 done, 2 bad usage or a missing package. Performance is never judged here.
@@ -37,7 +39,7 @@ rounds=3 duration=5 idle_conns=9000 out_dir=""
 arms_csv=direct,tplab-redirect,tplab-tproxy,tplab-tproxy-spoof,haproxy-tproxy
 metrics_csv=$(IFS=,; echo "${all_metrics[*]}")
 proxy_args=${TPLAB_PROXY_ARGS:-}
-rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0 gw_sysctls=()
+rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0 bench_perf=0 gw_sysctls=()
 
 usage_error() {
     printf 'bench/run.sh: %s (see --help)\n' "$*" >&2
@@ -57,6 +59,7 @@ while (($# > 0)); do
     --idle-conns) need_value "$1" $#; idle_conns=$2; idle_set=1; shift ;;
     --out) need_value "$1" $#; out_dir=$2; shift ;;
     --evidence) bench_evidence=1 ;;
+    --perf) bench_perf=1 ;;
     --gw-sysctl)
         need_value "$1" $#
         [[ "$2" =~ ^[a-z0-9_.]+=[^[:space:]]+$ ]] || usage_error "--gw-sysctl needs KEY=VALUE, got '$2'"
@@ -107,11 +110,13 @@ check_tools() {
     if want_arm haproxy-tproxy || want_arm haproxy-redirect; then tools+=(haproxy); fi
     if want_arm tplab-redirect || want_arm haproxy-redirect || ((bench_evidence)); then tools+=(conntrack); fi
     if ((bench_evidence)); then tools+=(nstat tcpdump); fi
+    if ((bench_perf)); then tools+=(perf); fi
     for tool in "${tools[@]}"; do
         command -v "$tool" >/dev/null 2>&1 && continue
         missing+=("$tool")
         case "$tool" in
         ip | nstat) package=iproute2 ;; timeout) package=coreutils ;; nginx) package=nginx-light ;;
+        perf) package=linux-perf ;;
         *) package=$tool ;;
         esac
         packages+=("$package")
