@@ -144,6 +144,17 @@ bench_arm_up() {
     for setting in "${gw_sysctls[@]}"; do
         ns_exec "$ns_gw" sysctl -qw "$setting" 2>/dev/null || log "  (gateway: cannot set $setting in this arm)"
     done
+    if ((bench_notrack_upstream)) && [[ "$1" == *-redirect ]]; then
+        bench_notrack_upstream_leg
+    fi
+}
+
+# bench_notrack_upstream_leg: with --notrack-upstream in a redirect arm, the proxy's own
+# connections to the server (SO_MARK 2 on the way out, everything arriving from the server's
+# side on the way back) skip conntrack in the gateway; the client's leg still needs it for NAT.
+bench_notrack_upstream_leg() {
+    ns_exec "$ns_gw" iptables -t raw -A OUTPUT -m mark --mark "$bench_proxy_mark" -j CT --notrack
+    ns_exec "$ns_gw" iptables -t raw -A PREROUTING -i veth-s -j CT --notrack
 }
 
 # bench_arm_down ARM: stop the proxy, remove the rules, and give the next arm a clean slate:
@@ -157,6 +168,10 @@ bench_arm_down() {
         stop_bg "$bench_proxy_job" || true
     fi
     lab_undo_rules "$ns_gw"
+    if ((bench_notrack_upstream)); then
+        ns_exec "$ns_gw" iptables -t raw -F OUTPUT >/dev/null 2>&1 || true
+        ns_exec "$ns_gw" iptables -t raw -F PREROUTING >/dev/null 2>&1 || true
+    fi
     ns_exec "$ns_gw" conntrack -F >/dev/null 2>&1 || true
     for ns in "$ns_client" "$ns_gw" "$ns_server"; do
         ns_exec "$ns" ss -K state time-wait >/dev/null 2>&1 || true

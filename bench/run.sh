@@ -24,6 +24,8 @@
 #                      in every namespace and SYN retransmissions on the client's link, per run
 #   --gw-sysctl K=V    set a sysctl in the gateway for every arm (repeat), e.g.
 #                      net.netfilter.nf_conntrack_tcp_timeout_time_wait=1
+#   --notrack-upstream in redirect arms, the proxy's upstream leg skips conntrack in the
+#                      gateway (raw: OUTPUT mark 2 and PREROUTING from veth-s, CT --notrack)
 #   --perf             in the last round, perf record -a -g during tput1, tput8 and connrate:
 #                      perf-ARM-METRIC.txt, the CPU by command and object, the proxy's top symbols
 #   --smoke            1 round, 2 s, 500 idle connections: checks the harness, not the speed
@@ -39,7 +41,7 @@ rounds=3 duration=5 idle_conns=9000 out_dir=""
 arms_csv=direct,tplab-redirect,tplab-tproxy,tplab-tproxy-spoof,haproxy-tproxy
 metrics_csv=$(IFS=,; echo "${all_metrics[*]}")
 proxy_args=${TPLAB_PROXY_ARGS:-}
-rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0 bench_perf=0 gw_sysctls=()
+rounds_set=0 duration_set=0 idle_set=0 bench_evidence=0 bench_perf=0 bench_notrack_upstream=0 gw_sysctls=()
 
 usage_error() {
     printf 'bench/run.sh: %s (see --help)\n' "$*" >&2
@@ -60,6 +62,7 @@ while (($# > 0)); do
     --out) need_value "$1" $#; out_dir=$2; shift ;;
     --evidence) bench_evidence=1 ;;
     --perf) bench_perf=1 ;;
+    --notrack-upstream) bench_notrack_upstream=1 ;;
     --gw-sysctl)
         need_value "$1" $#
         [[ "$2" =~ ^[a-z0-9_.]+=[^[:space:]]+$ ]] || usage_error "--gw-sysctl needs KEY=VALUE, got '$2'"
@@ -148,7 +151,7 @@ read -r -a proxy_extra <<<"$proxy_args"
 init_workdir
 log "output: $out_dir"
 log "arms: ${arms[*]}; metrics: ${metrics[*]}; rounds: $rounds; ${duration} s per arm per metric"
-log "gateway sysctls for every arm: ${gw_sysctls[*]:-(none)}"
+log "gateway sysctls for every arm: ${gw_sysctls[*]:-(none)}; notrack upstream: $bench_notrack_upstream"
 log "tplab proxy extra arguments: ${proxy_extra[*]:-(none)}; it has --workers: $tplab_has_workers"
 bench_write_meta
 build_topology >/dev/null
