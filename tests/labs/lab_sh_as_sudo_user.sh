@@ -209,7 +209,7 @@ fi
 if grep -q "$prefix-client" "$out" && ! grep -q 'tpl-<ns>\|tpl-client' "$out"; then
     pass "LAB_PREFIX=$prefix reached the lab run by sudo"
 else
-    fail "the lab did not use LAB_PREFIX=$prefix (its namespaces had another name)"
+    fail "the output names no namespace $prefix-client: LAB_PREFIX did not reach the lab"
 fi
 if [ -d "$output" ] && [ "$(stat -c %u "$output")" -eq 0 ] &&
     grep -q '"event":"accepted"' "$output/redirect.jsonl" 2>/dev/null &&
