@@ -20,6 +20,7 @@ test_packages=(
     iperf3 wrk sockperf nginx-light haproxy
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
     ruby chromium
+    sudo  # scripts/lab.sh run by a user with sudo (tests/labs/lab_sh_as_sudo_user.sh)
     # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
     valgrind clang libclang-rt-14-dev
 )
