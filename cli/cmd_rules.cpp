@@ -27,6 +27,7 @@ struct RulesCommandOptions {
     std::vector<std::uint16_t> destinationPorts;
     std::string toAddress4;
     std::string toAddress6;
+    std::vector<std::string> prefixes;
     bool apply = false;
     bool remove = false;
     bool inInterfaceGiven = false;
@@ -36,6 +37,7 @@ RuleSpec specFrom(const RulesCommandOptions& cli) {
     RuleSpec spec;
     spec.mode = cli.mode == "redirect" ? InterceptMode::Redirect
                 : cli.mode == "dnat"   ? InterceptMode::Dnat
+                : cli.mode == "anyip"  ? InterceptMode::Anyip
                                        : InterceptMode::Tproxy;
     spec.firewall = cli.firewall == "nft" ? Firewall::Nft : Firewall::Iptables;
     spec.proxyPort = cli.port;
@@ -51,6 +53,7 @@ RuleSpec specFrom(const RulesCommandOptions& cli) {
     spec.destinationPorts = cli.destinationPorts;
     spec.dnatAddress4 = cli.toAddress4;
     spec.dnatAddress6 = cli.toAddress6;
+    spec.anyipPrefixes = cli.prefixes;
     return spec;
 }
 
@@ -83,21 +86,24 @@ Command setupRulesCommand(CLI::App& parent) {
         "what --apply added, both idempotent. Neither --ipv4 nor --ipv6 means both; TCP unless\n"
         "--udp (give --tcp --udp for both). Every TPROXY rule comes behind two guards: packets\n"
         "of the gateway's own sockets and for its own addresses are left alone, so even an\n"
-        "unscoped rule keeps the gateway reachable. Values are checked; a bad one exits 2.\n"
-        "See docs/rules.md.");
-    app->add_option("--mode", cli->mode, "redirect, dnat or tproxy")
+        "unscoped rule keeps the gateway reachable. anyip: no netfilter at all, an ip rule per\n"
+        "--dport and a local route for --prefix; tplab proxy --mode tproxy listens on each\n"
+        "--dport. Values are checked; a bad one exits 2. See docs/rules.md, docs/anyip.md.");
+    app->add_option("--mode", cli->mode,
+                    "redirect, dnat, tproxy, or anyip (policy routing only, needs --in-interface)")
         ->required()
-        ->check(CLI::IsMember({"redirect", "dnat", "tproxy"}));
+        ->check(CLI::IsMember({"redirect", "dnat", "tproxy", "anyip"}));
     app->add_option("--firewall", cli->firewall, "iptables or nft")
         ->check(CLI::IsMember({"iptables", "nft"}))
         ->capture_default_str();
-    app->add_option("--port", cli->port, "The port tplab proxy listens on")
-        ->required()
+    app->add_option("--port", cli->port,
+                    "The port tplab proxy listens on (required; not with anyip, where the "
+                    "proxy listens on each --dport)")
         ->check(CLI::Range(1, 65535));
     app->add_flag("--ipv4", cli->ipv4, "IPv4 rules");
     app->add_flag("--ipv6", cli->ipv6, "IPv6 rules");
     app->add_flag("--tcp", cli->tcp, "Intercept TCP");
-    app->add_flag("--udp", cli->udp, "Intercept UDP (tproxy only)");
+    app->add_flag("--udp", cli->udp, "Intercept UDP (tproxy and anyip only)");
     app->add_option("--dport", cli->destinationPorts,
                     "Intercept only these destination ports (repeat, or a,b); default all")
         ->delimiter(',')
@@ -121,6 +127,10 @@ Command setupRulesCommand(CLI::App& parent) {
     app->add_option("--to-address", cli->toAddress4,
                     "--mode dnat: the IPv4 address to DNAT to (one address, no prefix)");
     app->add_option("--to-address6", cli->toAddress6, "--mode dnat: the IPv6 address to DNAT to");
+    app->add_option("--prefix", cli->prefixes,
+                    "--mode anyip: destinations made local, e.g. 198.51.100.0/24 (repeat, or "
+                    "a,b); default all (0.0.0.0/0, ::/0)")
+        ->delimiter(',');
     app->add_flag("--apply", cli->apply, "Make it so (idempotent)");
     app->add_flag("--remove", cli->remove, "Undo what --apply added (idempotent)");
     return Command{app, [cli, inInterface] {

@@ -104,6 +104,7 @@ std::vector<std::string> target(const RuleSpec& spec, const Family& family) {
                 "-j", "DNAT", "--to-destination",
                 family.v6 ? "[" + spec.dnatAddress6 + "]:" + port : spec.dnatAddress4 + ":" + port};
         case InterceptMode::Tproxy:
+        case InterceptMode::Anyip:  // no netfilter target: planAnyip()
             break;
     }
     return {"-j", "TPROXY",        "--on-port",
@@ -163,9 +164,92 @@ void validateAddress(const std::string& option, const std::string& address, int 
     }
 }
 
+struct Prefix {
+    bool v6;
+    std::string text;
+};
+
+// "198.51.100.0/24" or "2001:db8::/32": an address of either family, a length, no host bits.
+Prefix parsePrefix(const std::string& text) {
+    const std::string option = "--prefix '" + shown(text) + "'";
+    const auto slash = text.find('/');
+    if (slash == std::string::npos) {
+        throw std::invalid_argument(option +
+                                    ": give a prefix with its length, e.g. "
+                                    "198.51.100.0/24 or 2001:db8::/32");
+    }
+    auto addressCharacter = [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+               c == '.' || c == ':';
+    };
+    const std::string address = text.substr(0, slash);
+    if (!std::all_of(address.begin(), address.end(), addressCharacter)) {
+        throw std::invalid_argument(option + ": an address has only hex digits, '.' and ':'");
+    }
+    const std::string length = text.substr(slash + 1);
+    const bool v6 = address.find(':') != std::string::npos;
+    unsigned char bytes[sizeof(in6_addr)] = {};
+    if (::inet_pton(v6 ? AF_INET6 : AF_INET, address.c_str(), bytes) != 1) {
+        throw std::invalid_argument(option + ": '" + shown(address) + "' is not an " +
+                                    (v6 ? "IPv6" : "IPv4") + " address");
+    }
+    const int maxLength = v6 ? 128 : 32;
+    const bool digits =
+        !length.empty() && length.size() <= 3 &&
+        std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits || std::stoi(length) > maxLength) {
+        throw std::invalid_argument(option + ": the length must be 0-" + std::to_string(maxLength));
+    }
+    const int bits = std::stoi(length);
+    for (int bit = bits; bit < maxLength; ++bit) {
+        if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
+            throw std::invalid_argument(option + ": host bits are set after /" + length +
+                                        " (the kernel refuses that route)");
+        }
+    }
+    return Prefix{v6, text};
+}
+
+void validateAnyip(const RuleSpec& spec) {
+    if (spec.proxyPort != 0) {
+        throw std::invalid_argument(
+            "--port: --mode anyip rewrites nothing, so a connection keeps its destination port; "
+            "tplab proxy --mode tproxy listens on each --dport itself");
+    }
+    if (spec.inInterface.empty()) {
+        throw std::invalid_argument(
+            "--mode anyip needs --in-interface: an unscoped 'local' route would make every "
+            "address this gateway's own, for its own connections too (the proxy's upstream "
+            "included)");
+    }
+    if (spec.local || spec.spoofSource) {
+        throw std::invalid_argument(std::string(spec.local ? "--local" : "--spoof-source") +
+                                    " is not available with --mode anyip (use --mode tproxy)");
+    }
+    bool have4 = false, have6 = false;
+    for (const auto& text : spec.anyipPrefixes) {
+        (parsePrefix(text).v6 ? have6 : have4) = true;
+    }
+    if (!spec.anyipPrefixes.empty() && spec.ipv4 && !have4) {
+        throw std::invalid_argument(
+            "--prefix: IPv4 is selected but no IPv4 prefix is given "
+            "(add one, or select --ipv6 only)");
+    }
+    if (!spec.anyipPrefixes.empty() && spec.ipv6 && !have6) {
+        throw std::invalid_argument(
+            "--prefix: IPv6 is selected but no IPv6 prefix is given "
+            "(add one, or select --ipv4 only)");
+    }
+}
+
 void validate(const RuleSpec& spec) {
-    if (spec.proxyPort == 0)
+    if (spec.mode == InterceptMode::Anyip) {
+        validateAnyip(spec);
+    } else if (spec.proxyPort == 0) {
         throw std::invalid_argument("--port: the proxy's port is required");
+    } else if (!spec.anyipPrefixes.empty()) {
+        throw std::invalid_argument("--prefix is for --mode anyip only");
+    }
     if (!spec.ipv4 && !spec.ipv6)
         throw std::invalid_argument("no address family selected");
     if (!spec.tcp && !spec.udp)
@@ -201,7 +285,7 @@ void validate(const RuleSpec& spec) {
         validateAddress("--to-address", spec.dnatAddress4, AF_INET);
     if (!spec.dnatAddress6.empty())
         validateAddress("--to-address6", spec.dnatAddress6, AF_INET6);
-    if (spec.udp && spec.mode != InterceptMode::Tproxy) {
+    if (spec.udp && spec.mode != InterceptMode::Tproxy && spec.mode != InterceptMode::Anyip) {
         throw std::invalid_argument(
             "--udp needs --mode tproxy: SO_ORIGINAL_DST cannot recover a "
             "UDP destination after REDIRECT/DNAT");
@@ -382,6 +466,7 @@ std::string nftTarget(const RuleSpec& spec, const Family& family) {
             return "dnat " + family.nftFamily + " to " +
                    (family.v6 ? "[" + spec.dnatAddress6 + "]:" : spec.dnatAddress4 + ":") + port;
         case InterceptMode::Tproxy:
+        case InterceptMode::Anyip:
             break;
     }
     return "tproxy " + family.nftFamily + " to :" + port + " meta mark set " +
@@ -461,6 +546,70 @@ std::string nftRuleset(const RuleSpec& spec) {
     return text.str();
 }
 
+// AnyIP: policy routing alone. Packets arriving on --in-interface (for --dport, per protocol)
+// look up a table whose `local` route says the prefix is this host's, so they are delivered to
+// a local socket with their destination unchanged; no netfilter rule, no mark.
+void addAnyip(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+    const std::string table = std::to_string(spec.table);
+    std::vector<std::vector<std::string>> selectors;  // ip rule selectors after `iif IF`
+    if (spec.destinationPorts.empty()) {
+        selectors.push_back({});
+    }
+    for (const auto& protocol : protocolsOf(spec)) {
+        for (auto port : spec.destinationPorts) {
+            selectors.push_back({"ipproto", protocol, "dport", std::to_string(port)});
+        }
+    }
+    for (const auto& selector : selectors) {
+        std::vector<std::string> rule = {"iif", spec.inInterface};
+        rule.insert(rule.end(), selector.begin(), selector.end());
+        rule.insert(rule.end(), {"lookup", table});
+        std::string shownRule;
+        for (const auto& word : rule)
+            shownRule += (shownRule.empty() ? "" : " ") + word;
+        auto ip = [&](const char* action) {
+            std::vector<std::string> argv = {"ip", family.ip, "rule", action};
+            argv.insert(argv.end(), rule.begin(), rule.end());
+            return ShellCommand{argv, ""};
+        };
+        steps.push_back(RuleStep{
+            selector.empty()
+                ? "everything arriving on " + spec.inInterface + " uses table " + table +
+                      " (no --dport: the gateway stops forwarding that interface's traffic to the "
+                      "prefix, ping and all)"
+                : "connections arriving on " + spec.inInterface + " for " + selector[1] + " port " +
+                      selector[3] + " use table " + table +
+                      " (the kernel dissects the ports; no netfilter)",
+            ip("add"),
+            shell("ip " + family.ip +
+                  " rule show | cut -f2- | sed 's/ \\[detached\\]//' | grep -qxF " + "'from all " +
+                  shownRule + "'"),
+            ip("del"), "", ""});
+    }
+    std::vector<std::string> prefixes;
+    for (const auto& text : spec.anyipPrefixes) {
+        if (parsePrefix(text).v6 == family.v6)
+            prefixes.push_back(text);
+    }
+    if (prefixes.empty())
+        prefixes.push_back(family.any);
+    for (const auto& prefix : prefixes) {
+        auto route = [&](const char* action) {
+            return ShellCommand{
+                {"ip", family.ip, "route", action, "local", prefix, "dev", "lo", "table", table},
+                ""};
+        };
+        steps.push_back(RuleStep{
+            "table " + table + " says " + prefix +
+                " is this host's: such packets are delivered to a local socket, destination "
+                "unchanged (a listener needs IP_TRANSPARENT to answer for it)",
+            route("add"),
+            shell("ip " + family.ip + " route show table " + table + " type local exact " + prefix +
+                  " | grep -q ."),
+            route("del"), "", ""});
+    }
+}
+
 }  // namespace
 
 std::vector<RuleStep> planRules(const RuleSpec& spec) {
@@ -476,6 +625,12 @@ std::vector<RuleStep> planRules(const RuleSpec& spec) {
             "loose reverse-path filtering: strict mode can drop spoofed return traffic (the "
             "effective value is the maximum of conf.all and the interface's)",
             "net.ipv4.conf.all.rp_filter", "2"));
+    }
+    if (spec.mode == InterceptMode::Anyip) {
+        for (const auto& family : familiesOf(spec)) {
+            addAnyip(spec, family, steps);
+        }
+        return steps;
     }
     if (needsLocalRoute(spec)) {
         for (const auto& family : familiesOf(spec)) {

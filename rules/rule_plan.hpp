@@ -12,7 +12,7 @@
 
 namespace tplab {
 
-enum class InterceptMode { Redirect, Dnat, Tproxy };
+enum class InterceptMode { Redirect, Dnat, Tproxy, Anyip };
 enum class Firewall { Iptables, Nft };
 
 struct RuleSpec {
@@ -32,6 +32,7 @@ struct RuleSpec {
     std::vector<std::uint16_t> destinationPorts;  // only these ports ("" = all)
     std::string dnatAddress4;                     // --mode dnat: the address to DNAT to
     std::string dnatAddress6;
+    std::vector<std::string> anyipPrefixes;  // --mode anyip: the prefixes made local (none = all)
 };
 
 struct RuleStep {
@@ -44,7 +45,7 @@ struct RuleStep {
 };
 
 // Throws std::invalid_argument naming what does not fit (e.g. a proxy mark that overlaps the
-// TPROXY mark, UDP with REDIRECT, DNAT without an address).
+// TPROXY mark, UDP with REDIRECT, DNAT without an address, AnyIP without an interface).
 std::vector<RuleStep> planRules(const RuleSpec& spec);
 
 // The plan as a commented shell script.

@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     tplab::fuzz::FuzzInput input(data, size);
     tplab::RuleSpec spec;
-    spec.mode = static_cast<tplab::InterceptMode>(input.integral<std::uint8_t>() % 3);
+    spec.mode = static_cast<tplab::InterceptMode>(input.integral<std::uint8_t>() % 4);
     spec.firewall = input.flag() ? tplab::Firewall::Nft : tplab::Firewall::Iptables;
     spec.proxyPort = input.integral<std::uint16_t>();
     spec.ipv4 = input.flag();
@@ -27,6 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     spec.dnatAddress6 = input.string();
     for (std::size_t count = input.integral<std::uint8_t>() % 16; count > 0; --count) {
         spec.destinationPorts.push_back(input.integral<std::uint16_t>());
+    }
+    for (std::size_t count = input.integral<std::uint8_t>() % 4; count > 0; --count) {
+        spec.anyipPrefixes.push_back(input.string());
     }
     std::vector<tplab::RuleStep> steps;
     try {

@@ -57,9 +57,21 @@ void GatewayLab::applyRules() {
     const std::string iptables = family_ == Family::Ipv4 ? "iptables" : "ip6tables";
     const std::string ip = family_ == Family::Ipv4 ? "ip -4" : "ip -6";
     const std::string everything = family_ == Family::Ipv4 ? "0.0.0.0/0" : "::/0";
-    const std::string ports = std::to_string(kHttpPort) + "," + std::to_string(kEchoPort) + "," +
-                              std::to_string(kClosedPort) + "," + std::to_string(kLoadPort);
+    std::string ports;
+    for (int port : kInterceptedPorts) {
+        ports += (ports.empty() ? "" : ",") + std::to_string(port);
+    }
     const std::string& gw = net_->gateway();
+    if (mode_ == "anyip") {
+        // Policy routing only: connections from the client to the intercepted ports look up a
+        // table that calls every address local. No netfilter rule at all (docs/anyip.md).
+        for (int port : kInterceptedPorts) {
+            net_->mustExec(gw, ip + " rule add iif veth-c ipproto tcp dport " +
+                                   std::to_string(port) + " lookup 100");
+        }
+        net_->mustExec(gw, ip + " route add local " + everything + " dev lo table 100");
+        return;
+    }
     if (mode_ == "tproxy" || spoofSource_) {
         net_->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
         net_->mustExec(gw, ip + " route add local " + everything + " dev lo table 100");
@@ -91,7 +103,9 @@ void GatewayLab::applyRules() {
 
 void GatewayLab::startProxy() {
     std::vector<std::string> argv = launch_.prefix;
-    argv.insert(argv.end(), {TPLAB_BINARY, "proxy", "--mode", mode_, "--events",
+    // AnyIP has no proxy mode of its own: the tproxy backend's IP_TRANSPARENT listeners serve it.
+    const std::string proxyMode = mode_ == "anyip" ? "tproxy" : mode_;
+    argv.insert(argv.end(), {TPLAB_BINARY, "proxy", "--mode", proxyMode, "--events",
                              workdir_ + "/events.jsonl", "-v"});
     const auto& extra = launch_.extraArgs;
     if (std::find(extra.begin(), extra.end(), "--drain-timeout") == extra.end()) {
@@ -104,7 +118,13 @@ void GatewayLab::startProxy() {
             argv.insert(argv.end(), {"--mark", "2"});  // as docs/full-transparency.md advises
         }
     }
-    if (mode_ == "redirect" || proxyPort() == kExplicitPort) {
+    if (mode_ == "anyip") {
+        // No port is rewritten: the proxy listens on every intercepted port itself.
+        for (int port : kInterceptedPorts) {
+            argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(port), "--listen",
+                                     "[::]:" + std::to_string(port)});
+        }
+    } else if (mode_ == "redirect" || proxyPort() == kExplicitPort) {
         argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(proxyPort())});
     } else {
         argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(kTproxyPort), "--listen",

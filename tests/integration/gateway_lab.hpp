@@ -20,6 +20,7 @@ inline constexpr int kLoadPort = 9000;  // intercepted; the reliability tests' l
 inline constexpr int kRedirectPort = 15001;
 inline constexpr int kTproxyPort = 15002;
 inline constexpr int kExplicitPort = 1080;  // socks5 and http-connect: no rules, [::]:1080
+inline constexpr int kInterceptedPorts[] = {kHttpPort, kEchoPort, kClosedPort, kLoadPort};
 
 // How the proxy is started: a command in front of it (prlimit ...) and extra arguments.
 struct ProxyLaunch {
@@ -29,7 +30,8 @@ struct ProxyLaunch {
 
 class GatewayLab {
   public:
-    // mode: "redirect" or "tproxy"; "socks5" or "http-connect" (explicit: no rules). With
+    // mode: "redirect" or "tproxy"; "anyip" (policy routing only, served by the tproxy backend
+    // listening on every intercepted port); "socks5" or "http-connect" (explicit: no rules). With
     // spoofSource the proxy binds the client's address upstream (with --mark 2) and the gateway
     // gets the return-path rule and a conntrack zone for the upstream leg. A --drain-timeout among
     // launch.extraArgs replaces the default of 1. Throws std::runtime_error naming a
@@ -45,6 +47,7 @@ class GatewayLab {
     int proxyPort() const {
         return mode_ == "redirect" ? kRedirectPort
                : mode_ == "tproxy" ? kTproxyPort
+               : mode_ == "anyip"  ? kHttpPort  // it listens on every intercepted port
                                    : kExplicitPort;
     }
 

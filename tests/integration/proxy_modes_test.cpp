@@ -139,12 +139,69 @@ TEST_P(ProxyModes, StopsOnSigtermWithExitZeroAndAStatsLine) {
     EXPECT_EQ(stats[0]["closed"]["normal"], 1);
 }
 
-INSTANTIATE_TEST_SUITE_P(, ProxyModes,
-                         ::testing::Values(ModeCase{"redirect", Family::Ipv4},
-                                           ModeCase{"redirect", Family::Ipv6},
-                                           ModeCase{"tproxy", Family::Ipv4},
-                                           ModeCase{"tproxy", Family::Ipv6}),
-                         caseName);
+INSTANTIATE_TEST_SUITE_P(
+    , ProxyModes,
+    ::testing::Values(ModeCase{"redirect", Family::Ipv4}, ModeCase{"redirect", Family::Ipv6},
+                      ModeCase{"tproxy", Family::Ipv4}, ModeCase{"tproxy", Family::Ipv6},
+                      ModeCase{"anyip", Family::Ipv4}, ModeCase{"anyip", Family::Ipv6}),
+    caseName);
+
+// AnyIP: what is (not) there in the gateway, and why the listener must be transparent.
+class AnyipOnly : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+            GTEST_SKIP() << reason;
+        }
+        lab = std::make_unique<GatewayLab>("anyip", Family::Ipv4);
+    }
+    CommandResult curlIndex() {
+        return lab->net().exec(lab->net().client(),
+                               "curl -sS --max-time 3 http://198.51.100.2/index.html");
+    }
+    std::unique_ptr<GatewayLab> lab;
+};
+
+TEST_F(AnyipOnly, TheGatewayHasNoFirewallRuleAndNoConntrackEntry) {
+    auto served = curlIndex();
+    ASSERT_EQ(served.output, "served by server\n") << lab->proxyLog();
+    ASSERT_EQ(lab->events("closed", 1).size(), 1u);
+    const std::string& gw = lab->net().gateway();
+    auto rules = lab->net().exec(gw, "iptables-save; ip6tables-save; nft list ruleset");
+    EXPECT_EQ(rules.output.find("-A "), std::string::npos) << rules.output;
+    EXPECT_EQ(rules.output.find("chain "), std::string::npos) << rules.output;
+    // No rule needs conntrack, so the namespace has none: the relayed flow left no entry.
+    auto tracked = lab->net().exec(gw, "conntrack -C");
+    EXPECT_EQ(tracked.exitCode, 0) << tracked.output;
+    EXPECT_EQ(tracked.output, "0\n");
+    auto routed = lab->net().exec(gw, "ip -4 rule show; ip -4 route show table 100");
+    EXPECT_NE(routed.output.find("iif veth-c ipproto tcp dport 80 lookup 100"), std::string::npos)
+        << routed.output;
+    EXPECT_NE(routed.output.find("local default dev lo"), std::string::npos) << routed.output;
+}
+
+TEST_F(AnyipOnly, APlainListenerCannotAnswerForAnotherHostsAddress) {
+    // Without IP_TRANSPARENT the SYN-ACK would leave from an address that is not the host's own
+    // (the `local` route is in table 100, not in the local table): the SYN is dropped and
+    // counted as a listen drop, and the client times out.
+    lab->proxy().stop();
+    const std::string& gw = lab->net().gateway();
+    auto plain =
+        lab->net().spawn(gw, {"socat", "TCP-LISTEN:80,reuseaddr,fork", "SYSTEM:echo plain"},
+                         lab->workdir() + "/plain.log");
+    ASSERT_TRUE(lab->net().waitListening(gw, kHttpPort));
+    auto dropsBefore = lab->net().exec(gw, "nstat -az -j TcpExtListenDrops");
+    auto timedOut = curlIndex();
+    EXPECT_EQ(timedOut.exitCode, 28) << timedOut.output;
+    auto drops = [](const std::string& json) {
+        auto parsed = nlohmann::json::parse(json, nullptr, false);
+        return parsed.is_discarded() ? -1 : parsed["kernel"]["TcpExtListenDrops"].get<int>();
+    };
+    auto dropsAfter = lab->net().exec(gw, "nstat -az -j TcpExtListenDrops");
+    EXPECT_GT(drops(dropsAfter.output), drops(dropsBefore.output))
+        << dropsBefore.output << dropsAfter.output;
+    plain.stop();
+}
 
 class RedirectOnly : public ::testing::Test {
   protected:

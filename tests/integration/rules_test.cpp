@@ -16,15 +16,15 @@ namespace tplab::test {
 namespace {
 
 struct RulesCase {
-    std::string mode;      // redirect, dnat, tproxy
-    std::string firewall;  // iptables, nft
+    std::string mode;      // redirect, dnat, tproxy, anyip
+    std::string firewall;  // iptables, nft; "" for anyip (no firewall rule at all)
     Family family;
     bool local = false;  // intercept the gateway's own traffic instead of the client's
 };
 
 std::string nameOf(const RulesCase& c) {
-    return c.mode + "_" + c.firewall + (c.family == Family::Ipv4 ? "_ipv4" : "_ipv6") +
-           (c.local ? "_local" : "");
+    return c.mode + (c.firewall.empty() ? "" : "_" + c.firewall) +
+           (c.family == Family::Ipv4 ? "_ipv4" : "_ipv6") + (c.local ? "_local" : "");
 }
 
 std::string caseName(const ::testing::TestParamInfo<RulesCase>& info) {
@@ -57,8 +57,9 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
 
     std::string rulesArguments() const {
         const auto& c = GetParam();
-        std::string args = " rules --mode " + c.mode + " --firewall " + c.firewall +
-                           " --port 15001 --dport 80 --mark 2" +
+        std::string args = " rules --mode " + c.mode +
+                           (c.firewall.empty() ? "" : " --firewall " + c.firewall) +
+                           (c.mode == "anyip" ? "" : " --port 15001") + " --dport 80 --mark 2" +
                            (c.family == Family::Ipv4 ? " --ipv4" : " --ipv6");
         if (c.local) {
             args += " --local";
@@ -128,13 +129,15 @@ TEST_P(RulesApplyRemove, AppliedRulesInterceptAndRemoveRestoresTheExactPriorStat
     EXPECT_EQ(kernelState(), afterApply) << "a second --apply must change nothing:\n"
                                          << again.output;
 
-    const std::string backend = c.mode == "tproxy" ? "tproxy" : "redirect";
-    proxy =
-        net->spawn(net->gateway(),
-                   {TPLAB_BINARY, "proxy", "--mode", backend, "--listen", "0.0.0.0:15001",
-                    "--listen", "[::]:15001", "--mark", "2", "--events", workdir + "/events.jsonl"},
-                   workdir + "/proxy.log");
-    ASSERT_TRUE(net->waitListening(net->gateway(), 15001));
+    // AnyIP keeps the destination port: the tproxy backend listens on the intercepted port.
+    const bool transparent = c.mode == "tproxy" || c.mode == "anyip";
+    const std::string port = c.mode == "anyip" ? "80" : "15001";
+    proxy = net->spawn(net->gateway(),
+                       {TPLAB_BINARY, "proxy", "--mode", transparent ? "tproxy" : "redirect",
+                        "--listen", "0.0.0.0:" + port, "--listen", "[::]:" + port, "--mark", "2",
+                        "--events", workdir + "/events.jsonl"},
+                       workdir + "/proxy.log");
+    ASSERT_TRUE(net->waitListening(net->gateway(), std::stoi(port)));
     const std::string& from = c.local ? net->gateway() : net->client();
     auto curl = web->fetchIndex(from, urlHost(at.server));
     EXPECT_EQ(curl.output, "served by server\n") << web->readFile("proxy.log");
@@ -163,6 +166,8 @@ std::vector<RulesCase> allCases() {
             cases.push_back({mode, firewall, Family::Ipv4, true});
         }
     }
+    cases.push_back({"anyip", "", Family::Ipv4, false});
+    cases.push_back({"anyip", "", Family::Ipv6, false});
     return cases;
 }
 

@@ -90,6 +90,69 @@ TEST(RulePlan, RefusesWhatCannotWork) {
     EXPECT_THROW(planRules(noPort), std::invalid_argument);
 }
 
+RuleSpec anyip() {
+    auto s = spec(InterceptMode::Anyip);
+    s.proxyPort = 0;
+    s.destinationPorts = {80, 7000};
+    return s;
+}
+
+TEST(RulePlan, AnyipIsAnIpRulePerPortAndALocalRouteWithNoFirewallRule) {
+    auto s = anyip();
+    s.anyipPrefixes = {"198.51.100.0/24"};
+    auto steps = planRules(s);
+    EXPECT_TRUE(mentions(steps, "ip -4 rule add iif veth-c ipproto tcp dport 80 lookup 100"));
+    EXPECT_TRUE(mentions(steps, "ip -4 rule add iif veth-c ipproto tcp dport 7000 lookup 100"));
+    EXPECT_TRUE(mentions(steps, "ip -4 route add local 198.51.100.0/24 dev lo table 100"));
+    EXPECT_FALSE(mentions(steps, "iptables")) << renderPlan(steps);
+    EXPECT_FALSE(mentions(steps, "fwmark")) << "AnyIP needs no mark";
+    for (const auto& step : steps) {
+        EXPECT_TRUE(step.remove.has_value() || !step.sysctl.empty()) << step.apply.text();
+        EXPECT_TRUE(step.isPresent.has_value()) << step.apply.text();
+    }
+    s.firewall = Firewall::Nft;
+    EXPECT_FALSE(mentions(planRules(s), "nft")) << "no firewall either way";
+}
+
+TEST(RulePlan, AnyipCoversEachFamilyAndProtocolAsked) {
+    auto s = anyip();
+    s.ipv6 = true;
+    s.udp = true;
+    s.destinationPorts = {53};
+    s.anyipPrefixes = {"198.51.100.0/24", "2001:db8:2::/64"};
+    auto steps = planRules(s);
+    EXPECT_TRUE(mentions(steps, "ip -4 rule add iif veth-c ipproto udp dport 53 lookup 100"));
+    EXPECT_TRUE(mentions(steps, "ip -6 rule add iif veth-c ipproto tcp dport 53 lookup 100"));
+    EXPECT_TRUE(mentions(steps, "ip -6 route add local 2001:db8:2::/64 dev lo table 100"));
+    EXPECT_FALSE(mentions(steps, "ip -6 route add local 198.51.100.0/24"));
+    s.anyipPrefixes.clear();
+    s.destinationPorts.clear();
+    steps = planRules(s);
+    EXPECT_TRUE(mentions(steps, "ip -4 rule add iif veth-c lookup 100"));
+    EXPECT_TRUE(mentions(steps, "ip -6 route add local ::/0 dev lo table 100"));
+}
+
+TEST(RulePlan, AnyipRefusesWhatWouldCutTheGatewayOffOrCannotWork) {
+    auto withPort = anyip();
+    withPort.proxyPort = 15001;
+    EXPECT_THROW(planRules(withPort), std::invalid_argument);
+    auto unscoped = anyip();
+    unscoped.inInterface.clear();
+    EXPECT_THROW(planRules(unscoped), std::invalid_argument);
+    auto spoofed = anyip();
+    spoofed.spoofSource = true;
+    EXPECT_THROW(planRules(spoofed), std::invalid_argument);
+    for (const char* bad : {"198.51.100.0", "198.51.100.1/24", "198.51.100.0/33", "2001:db8::/129",
+                            "2001:db8::1/64", "x/8", "198.51.100.0/-1", "198.51.100.0/", ""}) {
+        auto s = anyip();
+        s.anyipPrefixes = {bad};
+        EXPECT_THROW(planRules(s), std::invalid_argument) << bad;
+    }
+    auto prefixElsewhere = spec(InterceptMode::Tproxy);
+    prefixElsewhere.anyipPrefixes = {"198.51.100.0/24"};
+    EXPECT_THROW(planRules(prefixElsewhere), std::invalid_argument);
+}
+
 // The message planRules gives for `change` applied to a valid TPROXY spec, "" when it accepts it.
 template <typename Change>
 std::string refusal(Change change, Firewall firewall = Firewall::Nft) {
