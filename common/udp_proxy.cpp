@@ -43,11 +43,30 @@ std::size_t UdpSettings::perClientLimit() const noexcept {
     return std::clamp<std::size_t>(limit, 1, std::max<std::size_t>(maxSessions, 1));
 }
 
-struct UdpProxy::Listener : EventHandler {
+// A socket the clients' datagrams arrive on: a listener, or a reply socket.
+struct UdpProxy::Receiver : EventHandler {
     UdpProxy* proxy = nullptr;
     Fd fd;
     Endpoint address;
-    void onEvents(std::uint32_t /*events*/) override { proxy->onDatagram(*this); }
+    bool isListener = false;  // the listener asks the backend for the destination
+    bool closed = false;
+    void onEvents(std::uint32_t /*events*/) override {
+        if (!closed) {
+            proxy->onDatagram(*this);
+        }
+    }
+};
+
+struct UdpProxy::Listener : Receiver {
+    Listener() { isListener = true; }
+};
+
+// Bound to one original destination, shared by its sessions to send the replies from. Through
+// TPROXY nothing arrives on it (the target hands datagrams to the listener); through AnyIP the
+// kernel's own lookup prefers it to the wildcard listener, so clients' datagrams for its
+// destination arrive here, and the destination is the socket's own address.
+struct UdpProxy::ReplySocket : Receiver {
+    std::size_t users = 0;
 };
 
 struct UdpProxy::Session : UdpSessionTable::Entry, EventHandler {
@@ -93,7 +112,11 @@ void UdpProxy::listen(const Endpoint& address, const ListenerOptions& options) {
     listener->fd = backend_.openDatagramListener(address, options);
     auto bound = sys::localAddress(listener->fd.get());
     listener->address = bound ? bound.value() : address;
-    loop_.add(listener->fd.get(), EPOLLIN, listener.get());
+    if (Status added = loop_.add(listener->fd.get(), EPOLLIN, listener.get()); !added) {
+        throw std::system_error(
+            added.error(), std::generic_category(),
+            "epoll_ctl(ADD) for the UDP listener on " + listener->address.toString());
+    }
     log::info(std::string(backend_.name()) + " mode: UDP on " + listener->address.toString());
     if (events_.enabled()) {
         auto event = listeningEvent(backend_.name(), listener->address);
@@ -119,7 +142,7 @@ void UdpProxy::scheduleSweep() {
     });
 }
 
-void UdpProxy::onDatagram(Listener& listener) {
+void UdpProxy::onDatagram(Receiver& receiver) {
     char* data = buffer_.get();
     alignas(cmsghdr) std::array<char, 256> control;
     for (int i = 0; i < kDatagramBatch; ++i) {
@@ -132,16 +155,17 @@ void UdpProxy::onDatagram(Listener& listener) {
         message.msg_iovlen = 1;
         message.msg_control = control.data();
         message.msg_controllen = control.size();
-        ssize_t n = ::recvmsg(listener.fd.get(), &message, 0);
+        ssize_t n = ::recvmsg(receiver.fd.get(), &message, 0);
         if (n < 0) {
             if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-                log::warn("recvmsg(" + listener.address.toString() + "): " + errnoText(errno));
+                log::warn("recvmsg(" + receiver.address.toString() + "): " + errnoText(errno));
             }
             return;
         }
         Endpoint client =
             Endpoint::fromSockaddr(reinterpret_cast<sockaddr*>(&from), message.msg_namelen);
-        auto destination = backend_.datagramDestination(message);
+        auto destination = receiver.isListener ? backend_.datagramDestination(message)
+                                               : std::optional<Endpoint>(receiver.address);
         if (!destination) {
             ++stats_.udpDatagramsDropped;
             ++stats_.udpDroppedNoDestination;
@@ -151,7 +175,7 @@ void UdpProxy::onDatagram(Listener& listener) {
             }
             continue;
         }
-        Session* session = sessionFor(client, *destination, listener);
+        Session* session = sessionFor(client, *destination, receiver);
         if (session == nullptr) {
             ++stats_.udpDatagramsDropped;
             continue;
@@ -170,13 +194,14 @@ void UdpProxy::onDatagram(Listener& listener) {
 // Finds the flow's session, or opens one, making room first; nullptr (the datagram is dropped,
 // and the reason counted) when the datagram loops or the session cannot be opened.
 UdpProxy::Session* UdpProxy::sessionFor(const Endpoint& client, const Endpoint& destination,
-                                        const Listener& listener) {
+                                        const Receiver& receiver) {
     const UdpFlowKey key{UdpEndpointKey::from(client), UdpEndpointKey::from(destination)};
     if (auto* found = table_.find(key)) {
         return static_cast<Session*>(found);
     }
-    if (destination.port() == listener.address.port() &&
-        (destination.sameAddress(listener.address) || sys::isLocalAddress(destination))) {
+    // A reply socket exists only for a destination a listener accepted: no loop to catch there.
+    if (receiver.isListener && destination.port() == receiver.address.port() &&
+        (destination.sameAddress(receiver.address) || sys::isLocalAddress(destination))) {
         ++stats_.udpDroppedLoop;
         if (log::enabled(log::Level::Debug)) {
             log::debug("datagram from " + client.toString() + " to the proxy's own port: dropped");
@@ -198,7 +223,7 @@ UdpProxy::Session* UdpProxy::sessionFor(const Endpoint& client, const Endpoint& 
     }
     try {
         if (Session* session =
-                openSession(key, client.unmapped(), destination.unmapped(), listener)) {
+                openSession(key, client.unmapped(), destination.unmapped(), receiver)) {
             return session;
         }
     } catch (const std::exception& e) {  // ENOMEM in epoll_ctl, bad_alloc: this flow only
@@ -210,7 +235,7 @@ UdpProxy::Session* UdpProxy::sessionFor(const Endpoint& client, const Endpoint& 
 }
 
 UdpProxy::Session* UdpProxy::openSession(const UdpFlowKey& key, const Endpoint& client,
-                                         const Endpoint& destination, const Listener& listener) {
+                                         const Endpoint& destination, const Receiver& receiver) {
     // Out of fds, the least recently used session gives its fds to the new flow.
     auto withFdRetry = [this](auto open) {
         auto opened = open();
@@ -244,20 +269,23 @@ UdpProxy::Session* UdpProxy::openSession(const UdpFlowKey& key, const Endpoint& 
         releaseReplySocket(session);
         throw;
     }
-    try {
-        loop_.add(session.upstream.get(), EPOLLIN, &session);
-    } catch (...) {
+    if (Status added = loop_.add(session.upstream.get(), EPOLLIN, &session); !added) {
+        log::warn("epoll_ctl(ADD) for the UDP session " + client.toString() + " -> " +
+                  destination.toString() + ": " + errnoText(added.error()));
         releaseReplySocket(session);
         table_.remove(session);
-        throw;
+        return nullptr;
     }
     stats_.udpSessions = table_.size();
     ++stats_.accepted;
     if (events_.enabled()) {
         DestinationLookup lookup;
         lookup.destination = destination;
-        lookup.method = destination.isIpv6() ? "IPV6_ORIGDSTADDR" : "IP_ORIGDSTADDR";
-        events_.write(acceptedEvent(session.id, backend_.name(), client, listener.address,
+        // A reply socket is bound to the destination: its own address is the answer.
+        lookup.method = !receiver.isListener   ? "getsockname"
+                        : destination.isIpv6() ? "IPV6_ORIGDSTADDR"
+                                               : "IP_ORIGDSTADDR";
+        events_.write(acceptedEvent(session.id, backend_.name(), client, receiver.address,
                                     destination, lookup, "udp"));
         auto local = sys::localAddress(session.upstream.get());
         auto event = connectedEvent(session.id, local ? local.value() : Endpoint(), destination, 0);
@@ -290,7 +318,7 @@ Result<Fd> UdpProxy::openUpstreamSocket(const Endpoint& client, const Endpoint& 
 Result<UdpProxy::ReplySocket*> UdpProxy::replySocketFor(const UdpEndpointKey& key,
                                                         const Endpoint& destination) {
     if (auto found = replySockets_.find(key); found != replySockets_.end()) {
-        return &found->second;
+        return found->second.get();
     }
     auto socket = sys::openSocket(destination.family(), SOCK_DGRAM);
     if (!socket) {
@@ -316,11 +344,19 @@ Result<UdpProxy::ReplySocket*> UdpProxy::replySocketFor(const UdpEndpointKey& ke
                   errnoText(status.error()));
         return Result<ReplySocket*>::failure(status.error());
     }
-    ::shutdown(fd, SHUT_RD);  // it only sends
-    auto [inserted, added] = replySockets_.try_emplace(key);
-    inserted->second.fd = std::move(socket.value());
+    auto reply = std::make_unique<ReplySocket>();
+    reply->proxy = this;
+    reply->fd = std::move(socket.value());
+    reply->address = destination;
+    if (Status added = loop_.add(fd, EPOLLIN, reply.get()); !added) {
+        log::warn("epoll_ctl(ADD) for the reply socket of " + destination.toString() + ": " +
+                  errnoText(added.error()));
+        return Result<ReplySocket*>::failure(added.error());
+    }
+    ReplySocket* kept = reply.get();
+    replySockets_.emplace(key, std::move(reply));
     stats_.udpReplySockets = replySockets_.size();
-    return &inserted->second;
+    return kept;
 }
 
 void UdpProxy::releaseReplySocket(Session& session) {
@@ -329,9 +365,18 @@ void UdpProxy::releaseReplySocket(Session& session) {
     }
     session.replyFd = -1;
     auto found = replySockets_.find(session.key().destination);
-    if (found != replySockets_.end() && --found->second.users == 0) {
+    if (found != replySockets_.end() && --found->second->users == 0) {
+        ReplySocket& reply = *found->second;
+        reply.closed = true;
+        loop_.remove(reply.fd.get());
+        reply.fd.reset();  // now: a flow that evicted this session for its fds needs them
+        // A later event of this batch may still point at it: destroy it afterwards.
+        retiredReplySockets_.push_back(std::move(found->second));
         replySockets_.erase(found);
         stats_.udpReplySockets = replySockets_.size();
+        if (retiredReplySockets_.size() == 1) {
+            loop_.defer([this] { retiredReplySockets_.clear(); });
+        }
     }
 }
 
@@ -382,6 +427,7 @@ void UdpProxy::close(Session& session, CloseReason reason, const std::string& de
     }
     session.closed = true;
     loop_.remove(session.upstream.get());
+    session.upstream.reset();  // the fd now, the session after this batch (below)
     releaseReplySocket(session);
     ++stats_.closedFor(reason);
     stats_.bytesClientToUpstream += session.bytesToUpstream;
@@ -403,6 +449,7 @@ void UdpProxy::close(Session& session, CloseReason reason, const std::string& de
 
 void UdpProxy::stop(CloseReason reason) {
     for (auto& listener : listeners_) {
+        listener->closed = true;
         loop_.remove(listener->fd.get());
     }
     listeners_.clear();

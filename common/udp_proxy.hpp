@@ -1,5 +1,5 @@
-// UDP through TPROXY: a session per (client, original destination), each with its own upstream
-// socket; replies go back to the client from a transparent socket bound to the original
+// UDP through TPROXY (or AnyIP): a session per (client, original destination), each with its own
+// upstream socket; replies go back to the client from a transparent socket bound to the original
 // destination, so the client sees the server's address as their source.
 #pragma once
 
@@ -47,18 +47,16 @@ class UdpProxy {
     [[nodiscard]] std::size_t sessionCount() const noexcept { return table_.size(); }
 
   private:
+    struct Receiver;
     struct Listener;
+    struct ReplySocket;
     struct Session;
-    struct ReplySocket {
-        Fd fd;
-        std::size_t users = 0;
-    };
 
-    void onDatagram(Listener& listener);
+    void onDatagram(Receiver& receiver);
     Session* sessionFor(const Endpoint& client, const Endpoint& destination,
-                        const Listener& listener);
+                        const Receiver& receiver);
     Session* openSession(const UdpFlowKey& key, const Endpoint& client, const Endpoint& destination,
-                         const Listener& listener);
+                         const Receiver& receiver);
     Result<Fd> openUpstreamSocket(const Endpoint& client, const Endpoint& destination) const;
     Result<ReplySocket*> replySocketFor(const UdpEndpointKey& key, const Endpoint& destination);
     void releaseReplySocket(Session& session);
@@ -78,7 +76,8 @@ class UdpProxy {
     std::vector<std::unique_ptr<Listener>> listeners_;
     UdpSessionTable table_;
     std::vector<std::unique_ptr<UdpSessionTable::Entry>> retired_;
-    std::unordered_map<UdpEndpointKey, ReplySocket, UdpKeyHash> replySockets_;
+    std::unordered_map<UdpEndpointKey, std::unique_ptr<ReplySocket>, UdpKeyHash> replySockets_;
+    std::vector<std::unique_ptr<ReplySocket>> retiredReplySockets_;
     std::optional<EventLoop::TimerId> sweepTimer_;
 };
 

@@ -2,6 +2,8 @@
 // through a socat echo, checking every reply comes back from the server's own address.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -19,6 +21,7 @@ constexpr int kEchoPort = 7001;
 struct UdpCase {
     Family family;
     bool spoofSource;
+    bool anyip = false;  // policy routing only; the proxy listens on 53 and 7001 themselves
 };
 
 class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
@@ -34,24 +37,32 @@ class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
         const std::string iptables = v4 ? "iptables" : "ip6tables";
         const std::string ip = v4 ? "ip -4" : "ip -6";
         const std::string& gw = net->gateway();
-        net->mustExec(gw, iptables +
-                              " -t mangle -A PREROUTING -i veth-c -p udp -m multiport "
-                              "--dports 53,7001 -j TPROXY --on-port 15002 "
-                              "--tproxy-mark 0x1/0x1");
-        net->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
-        net->mustExec(gw,
-                      ip + " route add local " + (v4 ? "0.0.0.0/0" : "::/0") + " dev lo table 100");
         std::vector<std::string> proxyArgs = {TPLAB_BINARY,
                                               "proxy",
                                               "--mode",
                                               "tproxy",
                                               "--udp",
-                                              "--listen",
-                                              "0.0.0.0:15002",
-                                              "--listen",
-                                              "[::]:15002",
                                               "--events",
                                               workdir + "/events.jsonl"};
+        if (GetParam().anyip) {
+            for (int port : {kDnsPort, kEchoPort}) {
+                net->mustExec(gw, ip + " rule add iif veth-c ipproto udp dport " +
+                                      std::to_string(port) + " lookup 100");
+                proxyArgs.insert(proxyArgs.end(), {"--listen", "0.0.0.0:" + std::to_string(port),
+                                                   "--listen", "[::]:" + std::to_string(port)});
+            }
+            listenPort = kDnsPort;
+        } else {
+            net->mustExec(gw, iptables +
+                                  " -t mangle -A PREROUTING -i veth-c -p udp -m multiport "
+                                  "--dports 53,7001 -j TPROXY --on-port 15002 "
+                                  "--tproxy-mark 0x1/0x1");
+            net->mustExec(gw, ip + " rule add fwmark 0x1/0x1 lookup 100");
+            proxyArgs.insert(proxyArgs.end(),
+                             {"--listen", "0.0.0.0:15002", "--listen", "[::]:15002"});
+        }
+        net->mustExec(gw,
+                      ip + " route add local " + (v4 ? "0.0.0.0/0" : "::/0") + " dev lo table 100");
         if (GetParam().spoofSource) {
             // Replies to the client's address must reach our transparent upstream socket.
             net->mustExec(gw, iptables +
@@ -73,7 +84,7 @@ class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
         proxy = net->spawn(gw, proxyArgs, workdir + "/proxy.log");
         ASSERT_TRUE(net->waitListening(net->server(), kDnsPort, true));
         ASSERT_TRUE(net->waitListening(net->server(), kEchoPort, true));
-        ASSERT_TRUE(net->waitListening(gw, 15002, true));
+        ASSERT_TRUE(net->waitListening(gw, listenPort, true));
     }
     void TearDown() override {
         proxy.stop();
@@ -93,6 +104,7 @@ class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
     }
 
     std::string workdir;
+    int listenPort = 15002;
     std::unique_ptr<NetnsTopology> net;
     Process dns;
     Process echo;
@@ -124,15 +136,29 @@ TEST_P(UdpThroughTproxy, AThousandDatagramsComeBackIntactFromTheServer) {
                                      " " + std::to_string(kEchoPort) + " 1000");
     EXPECT_EQ(result.exitCode, 0) << result.output << file("proxy.log");
     EXPECT_EQ(result.output, "ok 1000 from " + server() + "\n");
+    // One client socket is one flow: every datagram after the first found the same session
+    // (through AnyIP, by way of the reply socket bound to the server's address).
+    std::istringstream events(file("events.jsonl"));
+    int sessions = 0;
+    for (std::string line; std::getline(events, line);) {
+        auto event = nlohmann::json::parse(line, nullptr, false);
+        if (!event.is_discarded() && event["event"] == "accepted" &&
+            event["original_dst"] == withPort(server(), kEchoPort)) {
+            ++sessions;
+        }
+    }
+    EXPECT_EQ(sessions, 1) << file("events.jsonl");
 }
 
 INSTANTIATE_TEST_SUITE_P(
     , UdpThroughTproxy,
     ::testing::Values(UdpCase{Family::Ipv4, false}, UdpCase{Family::Ipv6, false},
-                      UdpCase{Family::Ipv4, true}, UdpCase{Family::Ipv6, true}),
+                      UdpCase{Family::Ipv4, true}, UdpCase{Family::Ipv6, true},
+                      UdpCase{Family::Ipv4, false, true}, UdpCase{Family::Ipv6, false, true}),
     [](const auto& testCase) {
         return std::string(testCase.param.family == Family::Ipv4 ? "ipv4" : "ipv6") +
-               (testCase.param.spoofSource ? "_spoofed" : "");
+               (testCase.param.spoofSource ? "_spoofed" : "") +
+               (testCase.param.anyip ? "_anyip" : "");
     });
 
 }  // namespace
