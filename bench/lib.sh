@@ -86,17 +86,29 @@ EOF
 bench_rules() {
     local mode=$1 port=$2
     shift 2
-    local args=(--mode "$mode" --port "$port" --in-interface veth-c --dport "$bench_ports" --ipv4
-        --mark "$bench_proxy_mark" "$@")
+    local args=(--mode "$mode")
+    # AnyIP rewrites no port: the proxy listens on the bench's ports themselves.
+    [[ "$mode" == anyip ]] || args+=(--port "$port")
+    args+=(--in-interface veth-c --dport "$bench_ports" --ipv4 --mark "$bench_proxy_mark" "$@")
     lab_applied_rules+=("$ns_gw ${args[*]}")
     show_cmd "$ns_gw" "" tplab rules "${args[@]}" --apply
     ns_exec "$ns_gw" tplab rules "${args[@]}" --apply >>rules.log 2>&1 || { cat rules.log >&2; die "tplab rules failed"; }
 }
 
+# bench_tplab_proxy MODE PORT [ARG...]: tplab proxy listening on 0.0.0.0:PORT; PORT "each"
+# (AnyIP) listens on every bench port instead.
 bench_tplab_proxy() {
-    local mode=$1 port=$2
+    local mode=$1 port=$2 listen=() each
     shift 2
-    start_bg "$ns_gw" "proxy-$arm.log" tplab proxy --mode "$mode" --listen "0.0.0.0:$port" \
+    if [[ "$port" == each ]]; then
+        for each in ${bench_ports//,/ }; do
+            listen+=(--listen "0.0.0.0:$each")
+        done
+        port=$bench_http_port
+    else
+        listen=(--listen "0.0.0.0:$port")
+    fi
+    start_bg "$ns_gw" "proxy-$arm.log" tplab proxy --mode "$mode" "${listen[@]}" \
         --mark "$bench_proxy_mark" --max-connections $((idle_conns + 500)) "$@" "${proxy_extra[@]}"
     bench_proxy_job=$bg_pid
     wait_listening "$ns_gw" "$port" || { cat "proxy-$arm.log" >&2; die "tplab proxy ($arm) did not listen"; }
@@ -137,6 +149,7 @@ bench_arm_up() {
     tplab-tproxy-spoof) bench_rules tproxy 15002 --spoof-source && bench_tplab_proxy tproxy 15002 --spoof-source ;;
     haproxy-tproxy) bench_rules tproxy 15003 && bench_haproxy 15003 transparent ;;
     haproxy-redirect) bench_rules redirect 15004 && bench_haproxy 15004 "" ;;
+    tplab-anyip) bench_rules anyip each && bench_tplab_proxy tproxy each ;;
     esac
     bench_cpu_ticks=0 bench_cpu_bytes=0 bench_machine_ticks=0
     # after the rules: a conntrack sysctl exists in a namespace only once conntrack is in use there
