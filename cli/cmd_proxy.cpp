@@ -19,6 +19,7 @@
 #include "make_backend.hpp"
 #include "option_checks.hpp"
 #include "privileges.hpp"
+#include "proxy_protocol.hpp"
 #include "proxy_workers.hpp"
 #include "signal_watcher.hpp"
 #include "socks5_protocol.hpp"
@@ -47,6 +48,7 @@ struct ProxyCommandOptions {
     std::string socksUser;
     std::string socksPasswordFile;
     std::string upstream;
+    std::string sendProxy;  // "", v1, v2
 };
 
 bool isExplicitMode(const std::string& mode) {
@@ -223,6 +225,9 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         options.session.upstreamProxy =
             std::make_shared<Socks5Upstream>(parseSocks5Url(cli.upstream));
     }
+    if (!cli.sendProxy.empty()) {
+        options.session.sendProxy = parseProxyProtocolVersion(cli.sendProxy);
+    }
     options.maxConnections = cli.maxConnections;
     options.splice = spliceMode(cli.splice);
     options.drainTimeout = seconds(cli.drainTimeout);
@@ -315,6 +320,11 @@ Command setupProxyCommand(CLI::App& parent) {
                   "(IP_TRANSPARENT), so the server sees the client; needs the return-path "
                   "rules (tplab rules --spoof-source), --mark for their conntrack zones, and "
                   "CAP_NET_ADMIN");
+    app->add_option("--send-proxy", cli->sendProxy,
+                    "Start each upstream TCP connection with a PROXY protocol header naming the "
+                    "client and the original destination (v1 text, v2 binary), for servers that "
+                    "read it (nginx: listen ... proxy_protocol); docs/proxy-protocol.md")
+        ->check(CLI::IsMember({"v1", "v2"}));
     app->add_option("--connect-timeout", cli->connectTimeout,
                     "Seconds to wait for the upstream connect; then the client is reset. Explicit "
                     "modes and --upstream: also bounds the handshake and a name lookup")

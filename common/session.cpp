@@ -288,6 +288,16 @@ void Session::onUpstreamConnect(int error) {
         host_.events().write(connectedEvent(id_, upstreamLocal_, connectTarget(),
                                             msBetween(connectStarted_, Clock::now())));
     }
+    // The first bytes the server (past any next proxy) reads: who the client is, and whom it
+    // asked for. A fresh connection's send buffer always has room for them.
+    if (const auto& version = host_.settings().sendProxy;
+        version &&
+        !sendAll(relay_.upstreamFd(), proxyProtocolHeader(*version, client_, destination_))) {
+        refuse(CloseReason::UpstreamReset, "the PROXY protocol header could not be sent to " +
+                                               connectTarget().toString() + ": " +
+                                               errnoText(errno));
+        return;
+    }
     if (negotiation_) {
         if (Fd& client = negotiation_->clientFd) {
             // Explicit proxy: the success reply names the address the upstream socket bound.

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "backend.hpp"
@@ -15,6 +16,7 @@
 #include "events_json.hpp"
 #include "intrusive_list.hpp"
 #include "loop_guard.hpp"
+#include "proxy_protocol.hpp"
 #include "relay.hpp"
 #include "upstream_socket.hpp"
 
@@ -26,6 +28,8 @@ struct SessionSettings {
     Clock::duration idleTimeout = std::chrono::seconds(300);  // zero: never
     // --upstream socks5://: connect there and ask it for the destination; null: connect direct.
     std::shared_ptr<const UpstreamProxy> upstreamProxy;
+    // --send-proxy: the upstream connection starts with this PROXY protocol header.
+    std::optional<ProxyProtocolVersion> sendProxy;
 };
 
 class SessionHost;
