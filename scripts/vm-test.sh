@@ -13,8 +13,8 @@
 # Environment: TPLAB (the tplab binary, default build/cli/tplab), TPLAB_VM_CACHE (image cache,
 # default /var/cache/tplab-vm), TPLAB_VM_ACCEL=kvm|tcg (skip the probe), TPLAB_VM_SMP (default 2),
 # TPLAB_VM_MEMORY (MiB, default 2048), TPLAB_VM_BOOT_TIMEOUT (s, default 300).
-# The VM runs on a throwaway overlay: the cached image is never written. QEMU is killed and the
-# overlay removed on every exit path. Docs: docs/vm.md.
+# The VM runs on a throwaway overlay: the cached image is never written. QEMU and the shared ssh
+# connection are stopped and the overlay removed on every exit path. Docs: docs/vm.md.
 set -euo pipefail
 
 repo=$(dirname "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")")
@@ -24,7 +24,7 @@ while (($#)); do
     case $1 in
     --out) out=${2:?--out needs a directory}; shift 2 ;;
     --quick) quick=1; shift ;;
-    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "vm-test: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -61,9 +61,9 @@ cleanup() {
 # stop_ssh_master: end the shared ssh connection's background process, if one was started.
 stop_ssh_master() {
     [[ -S $work/ssh-master ]] || return 0
-    local pid
-    pid=$(ssh -o "ControlPath=$work/ssh-master" -O check root@127.0.0.1 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
-    ssh -o "ControlPath=$work/ssh-master" -O exit root@127.0.0.1 >/dev/null 2>&1 || true
+    local control=(-o "ControlPath=$work/ssh-master") pid
+    pid=$(ssh "${control[@]}" -O check root@127.0.0.1 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+    ssh "${control[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1 || true
     [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -122,7 +122,8 @@ status=0
 step "nft list ruleset after a TPROXY rule"
 nft_repeat=20
 ((quick)) && nft_repeat=5
-guest "NFT_TIMEOUT=60 NFT_REPEAT=$nft_repeat /root/tplab/tests/vm/nft_after_tproxy.sh" >"$work/nft.log" 2>&1 || status=$?
+guest "NFT_TIMEOUT=60 NFT_REPEAT=$nft_repeat /root/tplab/tests/vm/nft_after_tproxy.sh" \
+    >"$work/nft.log" 2>&1 || status=$?
 tail -1 "$work/nft.log" >&2
 nft_rc=$status
 status=0
@@ -135,7 +136,8 @@ status=0
 compare_rc=skipped
 if ((!quick)); then
     step "labs/compare.sh inside"
-    guest "cd /root/tplab && $lab_env labs/compare.sh --out /root/out/compare" >"$work/compare.log" 2>&1 || status=$?
+    guest "cd /root/tplab && $lab_env labs/compare.sh --out /root/out/compare" \
+        >"$work/compare.log" 2>&1 || status=$?
     tail -5 "$work/compare.log" >&2
     compare_rc=$status
 fi
