@@ -12,12 +12,13 @@ lab_packages=(
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
     microsocks  # the next SOCKS5 proxy of --upstream socks5:// (labs/05b, tests)
+    nginx-light  # a server that reads the PROXY protocol (labs/06b, tests); the bench's too
 )
 test_packages=(
     # build (the GoogleTest suites)
     libgtest-dev libgmock-dev
     # bench/: load generators, servers and the reference proxy
-    iperf3 wrk sockperf nginx-light haproxy
+    iperf3 wrk sockperf haproxy
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
     ruby chromium
     sudo  # scripts/lab.sh run by a user with sudo (tests/labs/lab_sh_as_sudo_user.sh)
