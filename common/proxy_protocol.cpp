@@ -20,7 +20,9 @@ Endpoint asIpv6(const Endpoint& endpoint) {
     mapped.sin6_port = htons(endpoint.port());
     mapped.sin6_addr.s6_addr[10] = 0xff;
     mapped.sin6_addr.s6_addr[11] = 0xff;
-    endpoint.copyAddressBytes(&mapped.sin6_addr.s6_addr[12]);
+    std::uint8_t ipv4[16];  // copyAddressBytes always fills 16 bytes
+    endpoint.copyAddressBytes(ipv4);
+    std::memcpy(&mapped.sin6_addr.s6_addr[12], ipv4, 4);
     return Endpoint::fromSockaddr(reinterpret_cast<const sockaddr*>(&mapped), sizeof(mapped));
 }
 
