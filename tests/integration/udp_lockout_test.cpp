@@ -165,9 +165,10 @@ TEST_P(UdpLockout, AFloodOfNewFlowsFromOneHostLocksNobodyOut) {
     const std::size_t flooded = acceptedFrom(addresses().client) - 1;  // less the echo session
     const std::size_t open = udp["sessions"];
     // The kernel drops part of the flood when the proxy is slow (a busy machine, a sanitizer
-    // build: 1,600-1,900 of 4,200 flows under ASan); enough must get through to push past the
-    // limit under test by far, so that eviction did the work.
-    EXPECT_GT(flooded, open + 500) << after.dump();
+    // build: 1,600-1,900 of 4,200 flows under ASan alone, 990-1,282 in CI's ASan stage with two
+    // tests at once); enough must get through to push past the limit under test by far, so that
+    // eviction did the work: at least 200 evictions.
+    EXPECT_GT(flooded, open + 200) << after.dump();
     EXPECT_EQ(after["udp_datagrams_dropped"], 0) << after.dump();
     const std::size_t evicted = udp["evicted"]["client_limit"].get<std::size_t>() +
                                 udp["evicted"]["table_full"].get<std::size_t>() +
