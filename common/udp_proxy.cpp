@@ -368,8 +368,9 @@ void UdpProxy::releaseReplySocket(Session& session) {
     if (found != replySockets_.end() && --found->second->users == 0) {
         ReplySocket& reply = *found->second;
         reply.closed = true;
-        loop_.remove(reply.fd.get());
-        reply.fd.reset();  // now: a flow that evicted this session for its fds needs them
+        // Closing the fd (never duplicated) takes it out of the epoll set; close it now: a flow
+        // that evicted this session for its fds needs them.
+        reply.fd.reset();
         // A later event of this batch may still point at it: destroy it afterwards.
         retiredReplySockets_.push_back(std::move(found->second));
         replySockets_.erase(found);
@@ -426,8 +427,8 @@ void UdpProxy::close(Session& session, CloseReason reason, const std::string& de
         return;
     }
     session.closed = true;
-    loop_.remove(session.upstream.get());
-    session.upstream.reset();  // the fd now, the session after this batch (below)
+    // Closing the fd takes it out of the epoll set: the fd now, the session after this batch.
+    session.upstream.reset();
     releaseReplySocket(session);
     ++stats_.closedFor(reason);
     stats_.bytesClientToUpstream += session.bytesToUpstream;
