@@ -305,6 +305,24 @@ bool needsLocalRoute(const RuleSpec& spec) {
     return spec.mode == InterceptMode::Tproxy || spec.spoofSource;
 }
 
+// `local PREFIX dev lo` in --table: packets that look the table up are delivered to a local
+// socket, their destination unchanged (TPROXY's marked packets, AnyIP's steered ones).
+RuleStep localRouteStep(const RuleSpec& spec, const Family& family, const std::string& prefix,
+                        const std::string& why) {
+    const std::string table = std::to_string(spec.table);
+    auto route = [&](const char* action) {
+        return ShellCommand{
+            {"ip", family.ip, "route", action, "local", prefix, "dev", "lo", "table", table}, ""};
+    };
+    return RuleStep{why,
+                    route("add"),
+                    shell("ip " + family.ip + " route show table " + table + " type local exact " +
+                          prefix + " | grep -q ."),
+                    route("del"),
+                    "",
+                    ""};
+}
+
 void addRouting(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
     const std::string mark = hex(spec.tproxyMark) + "/" + hex(spec.tproxyMark);
     const std::string table = std::to_string(spec.table);
@@ -317,18 +335,10 @@ void addRouting(const RuleSpec& spec, const Family& family, std::vector<RuleStep
               "'"),
         ShellCommand{{"ip", family.ip, "rule", "del", "fwmark", mark, "lookup", table}, ""}, "",
         ""});
-    steps.push_back(RuleStep{
-        "table " + table +
-            " says every address is local: without it the marked packet is not "
-            "delivered to the proxy (a silent failure)",
-        ShellCommand{
-            {"ip", family.ip, "route", "add", "local", family.any, "dev", "lo", "table", table},
-            ""},
-        shell("ip " + family.ip + " route show table " + table + " | grep -q '^local default'"),
-        ShellCommand{
-            {"ip", family.ip, "route", "del", "local", family.any, "dev", "lo", "table", table},
-            ""},
-        "", ""});
+    steps.push_back(localRouteStep(spec, family, family.any,
+                                   "table " + table +
+                                       " says every address is local: without it the marked "
+                                       "packet is not delivered to the proxy (a silent failure)"));
 }
 
 const char* kTransparentWhy =
@@ -594,19 +604,11 @@ void addAnyip(const RuleSpec& spec, const Family& family, std::vector<RuleStep>&
     if (prefixes.empty())
         prefixes.push_back(family.any);
     for (const auto& prefix : prefixes) {
-        auto route = [&](const char* action) {
-            return ShellCommand{
-                {"ip", family.ip, "route", action, "local", prefix, "dev", "lo", "table", table},
-                ""};
-        };
-        steps.push_back(RuleStep{
+        steps.push_back(localRouteStep(
+            spec, family, prefix,
             "table " + table + " says " + prefix +
                 " is this host's: such packets are delivered to a local socket, destination "
-                "unchanged (a listener needs IP_TRANSPARENT to answer for it)",
-            route("add"),
-            shell("ip " + family.ip + " route show table " + table + " type local exact " + prefix +
-                  " | grep -q ."),
-            route("del"), "", ""});
+                "unchanged (a listener needs IP_TRANSPARENT to answer for it)"));
     }
 }
 
