@@ -1,11 +1,13 @@
 // `tplab proxy`: run the proxy: transparent (redirect, tproxy) or explicit (socks5,
 // http-connect), optionally through a next SOCKS5 proxy (--upstream socks5://).
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -48,7 +50,8 @@ struct ProxyCommandOptions {
     std::string socksUser;
     std::string socksPasswordFile;
     std::string upstream;
-    std::string sendProxy;  // "", v1, v2
+    std::string sendProxy;                    // "", v1, v2
+    std::vector<std::uint16_t> steeredPorts;  // sk-lookup: --dport
 };
 
 bool isExplicitMode(const std::string& mode) {
@@ -104,6 +107,33 @@ std::optional<Socks5Credentials> credentialsOf(const ProxyCommandOptions& cli) {
         throw UsageError("--socks-user: at most 255 bytes (RFC 1929)");
     }
     return Socks5Credentials{cli.socksUser, readPasswordFile(cli.socksPasswordFile)};
+}
+
+// sk-lookup's --dport: the ports its BPF program hands to the proxy, for TCP (and UDP with --udp).
+std::vector<SteeredPort> steeredPortsOf(const ProxyCommandOptions& cli) {
+    if (cli.mode != "sk-lookup") {
+        if (!cli.steeredPorts.empty()) {
+            throw UsageError("--dport is for --mode sk-lookup, not " + cli.mode +
+                             " (the rules choose the ports there: tplab rules --dport)");
+        }
+        return {};
+    }
+    if (cli.steeredPorts.empty()) {
+        throw UsageError("--mode sk-lookup needs --dport: the destination ports to steer");
+    }
+    std::set<std::uint16_t> unique(cli.steeredPorts.begin(), cli.steeredPorts.end());
+    if (unique.size() * (cli.udp ? 2 : 1) > kMaxSteeredPorts) {
+        throw UsageError("--dport: at most " + std::to_string(kMaxSteeredPorts) +
+                         " ports (half that with --udp), the size of the BPF port map");
+    }
+    std::vector<SteeredPort> ports;
+    for (auto port : unique) {
+        ports.push_back({IPPROTO_TCP, port});
+        if (cli.udp) {
+            ports.push_back({IPPROTO_UDP, port});
+        }
+    }
+    return ports;
 }
 
 Clock::duration seconds(double value) {
@@ -247,11 +277,11 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     }
 
     if (cli.udp && isExplicitMode(cli.mode)) {
-        throw UsageError("--udp is for --mode tproxy; " + cli.mode +
+        throw UsageError("--udp is for --mode tproxy or sk-lookup; " + cli.mode +
                          " mode proxies TCP only (no UDP ASSOCIATE)");
     }
     SocketApi api;
-    auto backend = makeBackend(cli.mode, api, credentialsOf(cli));
+    auto backend = makeBackend(cli.mode, api, {credentialsOf(cli), steeredPortsOf(cli)});
     if (!backend) {
         throw UsageError("unknown mode '" + cli.mode + "'");
     }
@@ -292,14 +322,22 @@ Command setupProxyCommand(CLI::App& parent) {
         "proxy",
         "Run the proxy. redirect mode: for nat REDIRECT/DNAT rules, recovers the destination\n"
         "with getsockopt(SO_ORIGINAL_DST). tproxy mode: for mangle TPROXY rules, listens with\n"
-        "IP_TRANSPARENT and takes the destination from getsockname(). socks5, http-connect:\n"
-        "explicit proxies, the client names the destination (no rules needed).\n"
-        "See docs/redirect.md, docs/tproxy.md, docs/explicit-proxy.md; events: docs/events.md.");
+        "IP_TRANSPARENT and takes the destination from getsockname() (also for AnyIP routes).\n"
+        "sk-lookup mode: tproxy's listener, chosen by a BPF sk_lookup program for --dport,\n"
+        "with no netfilter rule. socks5, http-connect: explicit proxies, the client names the\n"
+        "destination (no rules needed). See docs/redirect.md, docs/tproxy.md, docs/anyip.md,\n"
+        "docs/sk-lookup.md, docs/explicit-proxy.md; events: docs/events.md.");
     app->add_option("--mode", cli->mode,
-                    "redirect or tproxy (transparent), socks5 (RFC 1928 CONNECT) or "
+                    "redirect, tproxy or sk-lookup (transparent), socks5 (RFC 1928 CONNECT) or "
                     "http-connect (explicit)")
         ->required()
-        ->check(CLI::IsMember({"redirect", "tproxy", "socks5", "http-connect"}));
+        ->check(CLI::IsMember({"redirect", "tproxy", "sk-lookup", "socks5", "http-connect"}));
+    app->add_option("--dport", cli->steeredPorts,
+                    "sk-lookup: the destination ports its BPF program steers to the listener "
+                    "(repeat, or a,b; TCP, and UDP with --udp). Needs root or CAP_BPF + "
+                    "CAP_NET_ADMIN at start; the program detaches when the proxy exits")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 65535));
     app->add_option("--listen", cli->listen,
                     "Address to listen on: 0.0.0.0:15001, [::]:15001 (dual-stack), "
                     "[2001:db8::1]:80. Repeat to listen on several")
@@ -356,8 +394,9 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(secondsBetween(0, 3600))
         ->capture_default_str();
     app->add_flag("--udp", cli->udp,
-                  "Also proxy UDP on the same addresses (tproxy mode only: SO_ORIGINAL_DST does "
-                  "not work for UDP). A session per (client, original destination)");
+                  "Also proxy UDP on the same addresses (tproxy and sk-lookup only: "
+                  "SO_ORIGINAL_DST does not work for UDP). A session per (client, original "
+                  "destination)");
     app->add_option("--udp-idle-timeout", cli->udpIdleTimeout,
                     "Seconds without a datagram before a UDP session is forgotten")
         ->check(secondsBetween(0.001, 86400))

@@ -35,10 +35,11 @@ struct RulesCommandOptions {
 
 RuleSpec specFrom(const RulesCommandOptions& cli) {
     RuleSpec spec;
-    spec.mode = cli.mode == "redirect" ? InterceptMode::Redirect
-                : cli.mode == "dnat"   ? InterceptMode::Dnat
-                : cli.mode == "anyip"  ? InterceptMode::Anyip
-                                       : InterceptMode::Tproxy;
+    spec.mode = cli.mode == "redirect"    ? InterceptMode::Redirect
+                : cli.mode == "dnat"      ? InterceptMode::Dnat
+                : cli.mode == "anyip"     ? InterceptMode::Anyip
+                : cli.mode == "sk-lookup" ? InterceptMode::SkLookup
+                                          : InterceptMode::Tproxy;
     spec.firewall = cli.firewall == "nft" ? Firewall::Nft : Firewall::Iptables;
     spec.proxyPort = cli.port;
     spec.ipv4 = cli.ipv4 || !cli.ipv6;  // neither flag: both families
@@ -88,22 +89,25 @@ Command setupRulesCommand(CLI::App& parent) {
         "of the gateway's own sockets and for its own addresses are left alone, so even an\n"
         "unscoped rule keeps the gateway reachable. anyip: no netfilter at all, an ip rule per\n"
         "--dport and a local route for --prefix; tplab proxy --mode tproxy listens on each\n"
-        "--dport. Values are checked; a bad one exits 2. See docs/rules.md, docs/anyip.md.");
+        "--dport. sk-lookup: the same routing, and tplab proxy --mode sk-lookup's BPF program\n"
+        "picks the listener. Values are checked; a bad one exits 2. See docs/rules.md,\n"
+        "docs/anyip.md, docs/sk-lookup.md.");
     app->add_option("--mode", cli->mode,
-                    "redirect, dnat, tproxy, or anyip (policy routing only, needs --in-interface)")
+                    "redirect, dnat, tproxy, anyip or sk-lookup (the last two: policy routing "
+                    "only, need --in-interface)")
         ->required()
-        ->check(CLI::IsMember({"redirect", "dnat", "tproxy", "anyip"}));
+        ->check(CLI::IsMember({"redirect", "dnat", "tproxy", "anyip", "sk-lookup"}));
     app->add_option("--firewall", cli->firewall, "iptables or nft")
         ->check(CLI::IsMember({"iptables", "nft"}))
         ->capture_default_str();
     app->add_option("--port", cli->port,
-                    "The port tplab proxy listens on (required; not with anyip, where the "
-                    "proxy listens on each --dport)")
+                    "The port tplab proxy listens on (required; not with anyip or sk-lookup, "
+                    "where the connection keeps its port)")
         ->check(CLI::Range(1, 65535));
     app->add_flag("--ipv4", cli->ipv4, "IPv4 rules");
     app->add_flag("--ipv6", cli->ipv6, "IPv6 rules");
     app->add_flag("--tcp", cli->tcp, "Intercept TCP");
-    app->add_flag("--udp", cli->udp, "Intercept UDP (tproxy and anyip only)");
+    app->add_flag("--udp", cli->udp, "Intercept UDP (tproxy, anyip and sk-lookup only)");
     app->add_option("--dport", cli->destinationPorts,
                     "Intercept only these destination ports (repeat, or a,b); default all")
         ->delimiter(',')
@@ -128,7 +132,7 @@ Command setupRulesCommand(CLI::App& parent) {
                     "--mode dnat: the IPv4 address to DNAT to (one address, no prefix)");
     app->add_option("--to-address6", cli->toAddress6, "--mode dnat: the IPv6 address to DNAT to");
     app->add_option("--prefix", cli->prefixes,
-                    "--mode anyip: destinations made local, e.g. 198.51.100.0/24 (repeat, or "
+                    "anyip, sk-lookup: destinations made local, e.g. 198.51.100.0/24 (repeat, or "
                     "a,b); default all (0.0.0.0/0, ::/0)")
         ->delimiter(',');
     app->add_flag("--apply", cli->apply, "Make it so (idempotent)");

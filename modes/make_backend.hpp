@@ -5,18 +5,26 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "backend.hpp"
+#include "sk_lookup_program.hpp"
 #include "socket_ops.hpp"
 #include "socks5_protocol.hpp"
 
 namespace tplab {
 
-inline constexpr std::array<std::string_view, 4> kModeNames = {"redirect", "tproxy", "socks5",
-                                                               "http-connect"};
+inline constexpr std::array<std::string_view, 5> kModeNames = {"redirect", "tproxy", "sk-lookup",
+                                                               "socks5", "http-connect"};
 
-// nullptr for an unknown name. `credentials` is for the explicit modes (socks5, http-connect).
+// What some modes need besides the socket calls.
+struct BackendSettings {
+    std::optional<Socks5Credentials> credentials;  // socks5, http-connect
+    std::vector<SteeredPort> steeredPorts;         // sk-lookup: what its BPF program steers
+};
+
+// nullptr for an unknown name.
 std::unique_ptr<Backend> makeBackend(std::string_view mode, SocketApi& api,
-                                     std::optional<Socks5Credentials> credentials = {});
+                                     BackendSettings settings = {});
 
 }  // namespace tplab

@@ -104,7 +104,8 @@ std::vector<std::string> target(const RuleSpec& spec, const Family& family) {
                 "-j", "DNAT", "--to-destination",
                 family.v6 ? "[" + spec.dnatAddress6 + "]:" + port : spec.dnatAddress4 + ":" + port};
         case InterceptMode::Tproxy:
-        case InterceptMode::Anyip:  // no netfilter target: planAnyip()
+        case InterceptMode::Anyip:  // no netfilter target: addPolicyRouting()
+        case InterceptMode::SkLookup:
             break;
     }
     return {"-j", "TPROXY",        "--on-port",
@@ -210,21 +211,32 @@ Prefix parsePrefix(const std::string& text) {
     return Prefix{v6, text};
 }
 
-void validateAnyip(const RuleSpec& spec) {
+bool isPolicyRoutingOnly(InterceptMode mode) {
+    return mode == InterceptMode::Anyip || mode == InterceptMode::SkLookup;
+}
+
+void validatePolicyRoutingOnly(const RuleSpec& spec) {
+    const std::string mode = spec.mode == InterceptMode::Anyip ? "anyip" : "sk-lookup";
     if (spec.proxyPort != 0) {
         throw std::invalid_argument(
-            "--port: --mode anyip rewrites nothing, so a connection keeps its destination port; "
-            "tplab proxy --mode tproxy listens on each --dport itself");
+            "--port: --mode " + mode +
+            " rewrites nothing, so a connection keeps its destination port; " +
+            (spec.mode == InterceptMode::Anyip
+                 ? "tplab proxy --mode tproxy listens on each --dport itself"
+                 : "the BPF program of tplab proxy --mode sk-lookup --dport steers it to the "
+                   "listener"));
     }
     if (spec.inInterface.empty()) {
         throw std::invalid_argument(
-            "--mode anyip needs --in-interface: an unscoped 'local' route would make every "
+            "--mode " + mode +
+            " needs --in-interface: an unscoped 'local' route would make every "
             "address this gateway's own, for its own connections too (the proxy's upstream "
             "included)");
     }
     if (spec.local || spec.spoofSource) {
         throw std::invalid_argument(std::string(spec.local ? "--local" : "--spoof-source") +
-                                    " is not available with --mode anyip (use --mode tproxy)");
+                                    " is not available with --mode " + mode +
+                                    " (use --mode tproxy)");
     }
     bool have4 = false, have6 = false;
     for (const auto& text : spec.anyipPrefixes) {
@@ -243,12 +255,12 @@ void validateAnyip(const RuleSpec& spec) {
 }
 
 void validate(const RuleSpec& spec) {
-    if (spec.mode == InterceptMode::Anyip) {
-        validateAnyip(spec);
+    if (isPolicyRoutingOnly(spec.mode)) {
+        validatePolicyRoutingOnly(spec);
     } else if (spec.proxyPort == 0) {
         throw std::invalid_argument("--port: the proxy's port is required");
     } else if (!spec.anyipPrefixes.empty()) {
-        throw std::invalid_argument("--prefix is for --mode anyip only");
+        throw std::invalid_argument("--prefix is for --mode anyip or sk-lookup only");
     }
     if (!spec.ipv4 && !spec.ipv6)
         throw std::invalid_argument("no address family selected");
@@ -285,7 +297,7 @@ void validate(const RuleSpec& spec) {
         validateAddress("--to-address", spec.dnatAddress4, AF_INET);
     if (!spec.dnatAddress6.empty())
         validateAddress("--to-address6", spec.dnatAddress6, AF_INET6);
-    if (spec.udp && spec.mode != InterceptMode::Tproxy && spec.mode != InterceptMode::Anyip) {
+    if (spec.udp && spec.mode != InterceptMode::Tproxy && !isPolicyRoutingOnly(spec.mode)) {
         throw std::invalid_argument(
             "--udp needs --mode tproxy: SO_ORIGINAL_DST cannot recover a "
             "UDP destination after REDIRECT/DNAT");
@@ -477,6 +489,7 @@ std::string nftTarget(const RuleSpec& spec, const Family& family) {
                    (family.v6 ? "[" + spec.dnatAddress6 + "]:" : spec.dnatAddress4 + ":") + port;
         case InterceptMode::Tproxy:
         case InterceptMode::Anyip:
+        case InterceptMode::SkLookup:
             break;
     }
     return "tproxy " + family.nftFamily + " to :" + port + " meta mark set " +
@@ -556,10 +569,10 @@ std::string nftRuleset(const RuleSpec& spec) {
     return text.str();
 }
 
-// AnyIP: policy routing alone. Packets arriving on --in-interface (for --dport, per protocol)
-// look up a table whose `local` route says the prefix is this host's, so they are delivered to
-// a local socket with their destination unchanged; no netfilter rule, no mark.
-void addAnyip(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
+// AnyIP and sk-lookup: policy routing alone. Packets arriving on --in-interface (for --dport,
+// per protocol) look up a table whose `local` route says the prefix is this host's, so they
+// are delivered to a local socket with their destination unchanged; no netfilter rule, no mark.
+void addPolicyRouting(const RuleSpec& spec, const Family& family, std::vector<RuleStep>& steps) {
     const std::string table = std::to_string(spec.table);
     std::vector<std::vector<std::string>> selectors;  // ip rule selectors after `iif IF`
     if (spec.destinationPorts.empty()) {
@@ -608,7 +621,11 @@ void addAnyip(const RuleSpec& spec, const Family& family, std::vector<RuleStep>&
             spec, family, prefix,
             "table " + table + " says " + prefix +
                 " is this host's: such packets are delivered to a local socket, destination "
-                "unchanged (a listener needs IP_TRANSPARENT to answer for it)"));
+                "unchanged (" +
+                (spec.mode == InterceptMode::SkLookup
+                     ? "tplab's BPF sk_lookup program picks its IP_TRANSPARENT listener"
+                     : "a listener needs IP_TRANSPARENT to answer for it") +
+                ")"));
     }
 }
 
@@ -628,9 +645,9 @@ std::vector<RuleStep> planRules(const RuleSpec& spec) {
             "effective value is the maximum of conf.all and the interface's)",
             "net.ipv4.conf.all.rp_filter", "2"));
     }
-    if (spec.mode == InterceptMode::Anyip) {
+    if (isPolicyRoutingOnly(spec.mode)) {
         for (const auto& family : familiesOf(spec)) {
-            addAnyip(spec, family, steps);
+            addPolicyRouting(spec, family, steps);
         }
         return steps;
     }

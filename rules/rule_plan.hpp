@@ -12,7 +12,9 @@
 
 namespace tplab {
 
-enum class InterceptMode { Redirect, Dnat, Tproxy, Anyip };
+// Anyip and SkLookup are policy routing only: the same ip rules and `local` route; what then
+// picks the socket differs (the proxy's listener on each port, or a BPF sk_lookup program).
+enum class InterceptMode { Redirect, Dnat, Tproxy, Anyip, SkLookup };
 enum class Firewall { Iptables, Nft };
 
 struct RuleSpec {
@@ -32,7 +34,8 @@ struct RuleSpec {
     std::vector<std::uint16_t> destinationPorts;  // only these ports ("" = all)
     std::string dnatAddress4;                     // --mode dnat: the address to DNAT to
     std::string dnatAddress6;
-    std::vector<std::string> anyipPrefixes;  // --mode anyip: the prefixes made local (none = all)
+    std::vector<std::string>
+        anyipPrefixes;  // anyip, sk-lookup: the prefixes made local (none = all)
 };
 
 struct RuleStep {

@@ -8,6 +8,8 @@ lab_packages=(
     # build (tplab itself)
     g++ cmake make pkg-config
     libcli11-dev nlohmann-json3-dev libpcap-dev libcap-dev
+    # the sk-lookup backend's BPF program: clang -target bpf, bpftool's skeleton, libbpf
+    clang bpftool libbpf-dev
     # labs and tests: namespaces, rules, real clients and servers
     iproute2 iptables nftables conntrack procps util-linux
     curl socat python3 tcpdump dnsmasq-base bind9-dnsutils
@@ -23,7 +25,7 @@ test_packages=(
     ruby chromium
     sudo  # scripts/lab.sh run by a user with sudo (tests/labs/lab_sh_as_sudo_user.sh)
     # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
-    valgrind clang libclang-rt-14-dev
+    valgrind libclang-rt-14-dev
     # the Debian 12 VM (scripts/vm/build-box.sh, scripts/vm-test.sh; ctest -L '^vm-quick$')
     mmdebstrap qemu-system-x86 qemu-utils e2fsprogs openssh-client
 )

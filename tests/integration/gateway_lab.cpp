@@ -62,9 +62,10 @@ void GatewayLab::applyRules() {
         ports += (ports.empty() ? "" : ",") + std::to_string(port);
     }
     const std::string& gw = net_->gateway();
-    if (mode_ == "anyip") {
+    if (mode_ == "anyip" || mode_ == "sk-lookup") {
         // Policy routing only: connections from the client to the intercepted ports look up a
-        // table that calls every address local. No netfilter rule at all (docs/anyip.md).
+        // table that calls every address local. No netfilter rule at all (docs/anyip.md); for
+        // sk-lookup the proxy's BPF program then picks its listener (docs/sk-lookup.md).
         for (int port : kInterceptedPorts) {
             net_->mustExec(gw, ip + " rule add iif veth-c ipproto tcp dport " +
                                    std::to_string(port) + " lookup 100");
@@ -112,6 +113,11 @@ void GatewayLab::startProxy() {
         argv.insert(argv.end(), {"--drain-timeout", "1"});
     }
     argv.insert(argv.end(), extra.begin(), extra.end());
+    if (mode_ == "sk-lookup") {
+        for (int port : kInterceptedPorts) {
+            argv.insert(argv.end(), {"--dport", std::to_string(port)});
+        }
+    }
     if (spoofSource_) {
         argv.push_back("--spoof-source");
         if (std::find(extra.begin(), extra.end(), "--mark") == extra.end()) {
@@ -124,7 +130,7 @@ void GatewayLab::startProxy() {
             argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(port), "--listen",
                                      "[::]:" + std::to_string(port)});
         }
-    } else if (mode_ == "redirect" || proxyPort() == kExplicitPort) {
+    } else if (mode_ == "redirect" || mode_ == "sk-lookup" || proxyPort() == kExplicitPort) {
         argv.insert(argv.end(), {"--listen", "[::]:" + std::to_string(proxyPort())});
     } else {
         argv.insert(argv.end(), {"--listen", "0.0.0.0:" + std::to_string(kTproxyPort), "--listen",

@@ -31,7 +31,9 @@ struct ProxyLaunch {
 class GatewayLab {
   public:
     // mode: "redirect" or "tproxy"; "anyip" (policy routing only, served by the tproxy backend
-    // listening on every intercepted port); "socks5" or "http-connect" (explicit: no rules). With
+    // listening on every intercepted port); "sk-lookup" (the same routing, and the proxy's BPF
+    // program steering to one dual-stack listener); "socks5" or "http-connect" (explicit: no
+    // rules). With
     // spoofSource the proxy binds the client's address upstream (with --mark 2) and the gateway
     // gets the return-path rule and a conntrack zone for the upstream leg. A --drain-timeout among
     // launch.extraArgs replaces the default of 1. Throws std::runtime_error naming a
@@ -45,10 +47,10 @@ class GatewayLab {
     const std::string& workdir() const { return workdir_; }
     std::string blobPath() const { return workdir_ + "/www/blob.bin"; }
     int proxyPort() const {
-        return mode_ == "redirect" ? kRedirectPort
-               : mode_ == "tproxy" ? kTproxyPort
-               : mode_ == "anyip"  ? kHttpPort  // it listens on every intercepted port
-                                   : kExplicitPort;
+        return mode_ == "redirect"                         ? kRedirectPort
+               : mode_ == "tproxy" || mode_ == "sk-lookup" ? kTproxyPort
+               : mode_ == "anyip" ? kHttpPort  // it listens on every intercepted port
+                                  : kExplicitPort;
     }
 
     // The proxy's events so far, optionally only one type; waits up to 5 s for `atLeast`.

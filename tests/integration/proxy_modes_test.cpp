@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 
@@ -18,7 +19,9 @@ struct ModeCase {
 };
 
 std::string caseName(const ::testing::TestParamInfo<ModeCase>& info) {
-    return info.param.mode + (info.param.family == Family::Ipv4 ? "_ipv4" : "_ipv6");
+    std::string mode = info.param.mode;
+    std::replace(mode.begin(), mode.end(), '-', '_');  // a test name is [A-Za-z0-9_]
+    return mode + (info.param.family == Family::Ipv4 ? "_ipv4" : "_ipv6");
 }
 
 class ProxyModes : public ::testing::TestWithParam<ModeCase> {
@@ -143,7 +146,8 @@ INSTANTIATE_TEST_SUITE_P(
     , ProxyModes,
     ::testing::Values(ModeCase{"redirect", Family::Ipv4}, ModeCase{"redirect", Family::Ipv6},
                       ModeCase{"tproxy", Family::Ipv4}, ModeCase{"tproxy", Family::Ipv6},
-                      ModeCase{"anyip", Family::Ipv4}, ModeCase{"anyip", Family::Ipv6}),
+                      ModeCase{"anyip", Family::Ipv4}, ModeCase{"anyip", Family::Ipv6},
+                      ModeCase{"sk-lookup", Family::Ipv4}, ModeCase{"sk-lookup", Family::Ipv6}),
     caseName);
 
 // AnyIP: what is (not) there in the gateway, and why the listener must be transparent.

@@ -21,7 +21,8 @@ constexpr int kEchoPort = 7001;
 struct UdpCase {
     Family family;
     bool spoofSource;
-    bool anyip = false;  // policy routing only; the proxy listens on 53 and 7001 themselves
+    bool anyip = false;     // policy routing only; the proxy listens on 53 and 7001 themselves
+    bool skLookup = false;  // the same routing; the proxy's BPF program steers 53 and 7001
 };
 
 class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
@@ -40,11 +41,17 @@ class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
         std::vector<std::string> proxyArgs = {TPLAB_BINARY,
                                               "proxy",
                                               "--mode",
-                                              "tproxy",
+                                              GetParam().skLookup ? "sk-lookup" : "tproxy",
                                               "--udp",
                                               "--events",
                                               workdir + "/events.jsonl"};
-        if (GetParam().anyip) {
+        if (GetParam().skLookup) {
+            for (int port : {kDnsPort, kEchoPort}) {
+                net->mustExec(gw, ip + " rule add iif veth-c ipproto udp dport " +
+                                      std::to_string(port) + " lookup 100");
+            }
+            proxyArgs.insert(proxyArgs.end(), {"--dport", "53,7001", "--listen", "[::]:15002"});
+        } else if (GetParam().anyip) {
             for (int port : {kDnsPort, kEchoPort}) {
                 net->mustExec(gw, ip + " rule add iif veth-c ipproto udp dport " +
                                       std::to_string(port) + " lookup 100");
@@ -154,11 +161,14 @@ INSTANTIATE_TEST_SUITE_P(
     , UdpThroughTproxy,
     ::testing::Values(UdpCase{Family::Ipv4, false}, UdpCase{Family::Ipv6, false},
                       UdpCase{Family::Ipv4, true}, UdpCase{Family::Ipv6, true},
-                      UdpCase{Family::Ipv4, false, true}, UdpCase{Family::Ipv6, false, true}),
+                      UdpCase{Family::Ipv4, false, true}, UdpCase{Family::Ipv6, false, true},
+                      UdpCase{Family::Ipv4, false, false, true},
+                      UdpCase{Family::Ipv6, false, false, true}),
     [](const auto& testCase) {
         return std::string(testCase.param.family == Family::Ipv4 ? "ipv4" : "ipv6") +
                (testCase.param.spoofSource ? "_spoofed" : "") +
-               (testCase.param.anyip ? "_anyip" : "");
+               (testCase.param.anyip ? "_anyip" : "") +
+               (testCase.param.skLookup ? "_sk_lookup" : "");
     });
 
 }  // namespace

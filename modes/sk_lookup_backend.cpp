@@ -1,0 +1,59 @@
+#include "sk_lookup_backend.hpp"
+
+#include <sys/socket.h>
+
+namespace tplab {
+
+SkLookupBackend::SkLookupBackend(SocketApi& api, std::vector<SteeredPort> ports)
+    : sockets_(api), ports_(std::move(ports)) {}
+
+Fd SkLookupBackend::openListener(const Endpoint& address, const ListenerOptions& options) {
+    Fd fd = sockets_.openListener(address, options);
+    steerTo(fd.get(), address, options, /*udp=*/false);
+    return fd;
+}
+
+Fd SkLookupBackend::openDatagramListener(const Endpoint& address, const ListenerOptions& options) {
+    Fd fd = sockets_.openDatagramListener(address, options);
+    steerTo(fd.get(), address, options, /*udp=*/true);
+    return fd;
+}
+
+// An IPv4 socket takes the IPv4 slot; a dual-stack IPv6 one takes the IPv6 slot and, unless an
+// IPv4 socket has it, the IPv4 slot too (the kernel lets such a socket answer for IPv4).
+void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOptions& options,
+                              bool udp) {
+    if (!program_) {
+        program_ = std::make_unique<SkLookupProgram>(ports_);
+    }
+    auto v4 = udp ? SteeringSlot::UdpV4 : SteeringSlot::TcpV4;
+    auto v6 = udp ? SteeringSlot::UdpV6 : SteeringSlot::TcpV6;
+    auto put = [&](SteeringSlot slot, bool byIpv4) {
+        auto index = static_cast<std::size_t>(slot);
+        if (filled_[index] && (filledByIpv4_[index] || !byIpv4)) {
+            return;  // the first socket of a family stays: the rest are its reuseport siblings
+        }
+        program_->setSocket(slot, fd);
+        filled_[index] = true;
+        filledByIpv4_[index] = byIpv4;
+    };
+    if (address.family() == AF_INET) {
+        put(v4, true);
+        return;
+    }
+    put(v6, false);
+    if (!options.ipv6Only) {
+        put(v4, false);
+    }
+}
+
+DestinationLookup SkLookupBackend::recoverDestination(int acceptedFd, const Endpoint& client,
+                                                      const Endpoint& local) {
+    return sockets_.recoverDestination(acceptedFd, client, local);
+}
+
+std::optional<Endpoint> SkLookupBackend::datagramDestination(const msghdr& message) {
+    return sockets_.datagramDestination(message);
+}
+
+}  // namespace tplab
