@@ -164,6 +164,15 @@ std::vector<std::string> proxy(std::vector<std::string> extra) {
     return args;
 }
 
+// "1,2,...,count": more ports than sk-lookup's BPF port map holds once UDP doubles them.
+std::string portList(int count) {
+    std::string list;
+    for (int port = 1; port <= count; ++port) {
+        list += (list.empty() ? "" : ",") + std::to_string(port);
+    }
+    return list;
+}
+
 std::vector<std::string> rules(std::vector<std::string> extra) {
     std::vector<std::string> args = {"rules", "--mode", "tproxy", "--port", "15002"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -185,6 +194,22 @@ const std::vector<BadInput>& catalogue() {
          {"proxy", "--mode", "tproxy", "--listen", "127.0.0.1:1", "--send-proxy", "v3"},
          "--send-proxy"},
         {"ProxyListenMissing", {"proxy", "--mode", "redirect"}, "--listen"},
+        {"ProxySkLookupWithoutDport",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1"},
+         "--dport"},
+        {"ProxyDportWithoutSkLookup",
+         {"proxy", "--mode", "tproxy", "--listen", "127.0.0.1:1", "--dport", "80"},
+         "--dport"},
+        {"ProxySkLookupDport0",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "0"},
+         "--dport"},
+        {"ProxySkLookupDportText",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "http"},
+         "--dport"},
+        {"ProxySkLookupTooManyPorts",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--udp", "--dport",
+          portList(600)},
+         "--dport"},
         {"ProxyListenNoValue", {"proxy", "--mode", "redirect", "--listen"}, "--listen"},
         {"ProxyListenEmpty", {"proxy", "--mode", "redirect", "--listen", ""}, "--listen"},
         {"ProxyListenPort0", {"proxy", "--mode", "redirect", "--listen", "0.0.0.0:0"}, "port 0"},
@@ -367,6 +392,15 @@ const std::vector<BadInput>& catalogue() {
         {"RulesAnyipIpv6WithoutIpv6Prefix",
          {"rules", "--mode", "anyip", "--in-interface", "veth-c", "--prefix", "198.51.100.0/24"},
          "IPv6"},
+        {"RulesSkLookupWithPort",
+         {"rules", "--mode", "sk-lookup", "--port", "15001", "--in-interface", "veth-c"},
+         "--port"},
+        {"RulesSkLookupUnscoped",
+         {"rules", "--mode", "sk-lookup", "--dport", "80"},
+         "--in-interface"},
+        {"RulesSkLookupSpoof",
+         {"rules", "--mode", "sk-lookup", "--in-interface", "veth-c", "--spoof-source"},
+         "sk-lookup"},
         {"RulesPrefixWithoutAnyip",
          {"rules", "--mode", "tproxy", "--port", "15001", "--prefix", "198.51.100.0/24"},
          "--prefix"},

@@ -3,6 +3,7 @@
 // exact prior state (iptables-save, ip6tables-save, nft list ruleset, ip rule, routes, sysctls).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -16,14 +17,16 @@ namespace tplab::test {
 namespace {
 
 struct RulesCase {
-    std::string mode;      // redirect, dnat, tproxy, anyip
-    std::string firewall;  // iptables, nft; "" for anyip (no firewall rule at all)
+    std::string mode;      // redirect, dnat, tproxy, anyip, sk-lookup
+    std::string firewall;  // iptables, nft; "" for anyip and sk-lookup (no firewall rule at all)
     Family family;
     bool local = false;  // intercept the gateway's own traffic instead of the client's
 };
 
 std::string nameOf(const RulesCase& c) {
-    return c.mode + (c.firewall.empty() ? "" : "_" + c.firewall) +
+    std::string mode = c.mode;
+    std::replace(mode.begin(), mode.end(), '-', '_');  // a test name is [A-Za-z0-9_]
+    return mode + (c.firewall.empty() ? "" : "_" + c.firewall) +
            (c.family == Family::Ipv4 ? "_ipv4" : "_ipv6") + (c.local ? "_local" : "");
 }
 
@@ -59,7 +62,7 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
         const auto& c = GetParam();
         std::string args = " rules --mode " + c.mode +
                            (c.firewall.empty() ? "" : " --firewall " + c.firewall) +
-                           (c.mode == "anyip" ? "" : " --port 15001") + " --dport 80 --mark 2" +
+                           (keepsThePort() ? "" : " --port 15001") + " --dport 80 --mark 2" +
                            (c.family == Family::Ipv4 ? " --ipv4" : " --ipv6");
         if (c.local) {
             args += " --local";
@@ -71,6 +74,10 @@ class RulesApplyRemove : public ::testing::TestWithParam<RulesCase> {
                                              : " --to-address6 2001:db8:1::1";
         }
         return args;
+    }
+    // Policy routing only: nothing rewrites the destination port.
+    bool keepsThePort() const {
+        return GetParam().mode == "anyip" || GetParam().mode == "sk-lookup";
     }
     CommandResult rules(const std::string& action) {
         return net->exec(net->gateway(),
@@ -130,13 +137,20 @@ TEST_P(RulesApplyRemove, AppliedRulesInterceptAndRemoveRestoresTheExactPriorStat
                                          << again.output;
 
     // AnyIP keeps the destination port: the tproxy backend listens on the intercepted port.
+    // sk-lookup keeps it too, and its BPF program steers it to the proxy's own port.
     const bool transparent = c.mode == "tproxy" || c.mode == "anyip";
     const std::string port = c.mode == "anyip" ? "80" : "15001";
-    proxy = net->spawn(net->gateway(),
-                       {TPLAB_BINARY, "proxy", "--mode", transparent ? "tproxy" : "redirect",
-                        "--listen", "0.0.0.0:" + port, "--listen", "[::]:" + port, "--mark", "2",
-                        "--events", workdir + "/events.jsonl"},
-                       workdir + "/proxy.log");
+    std::vector<std::string> argv = {
+        TPLAB_BINARY, "proxy",
+        "--mode",     c.mode == "sk-lookup" ? "sk-lookup" : transparent ? "tproxy" : "redirect",
+        "--listen",   "0.0.0.0:" + port,
+        "--listen",   "[::]:" + port,
+        "--mark",     "2",
+        "--events",   workdir + "/events.jsonl"};
+    if (c.mode == "sk-lookup") {
+        argv.insert(argv.end(), {"--dport", "80"});
+    }
+    proxy = net->spawn(net->gateway(), argv, workdir + "/proxy.log");
     ASSERT_TRUE(net->waitListening(net->gateway(), std::stoi(port)));
     const std::string& from = c.local ? net->gateway() : net->client();
     auto curl = web->fetchIndex(from, urlHost(at.server));
@@ -168,6 +182,8 @@ std::vector<RulesCase> allCases() {
     }
     cases.push_back({"anyip", "", Family::Ipv4, false});
     cases.push_back({"anyip", "", Family::Ipv6, false});
+    cases.push_back({"sk-lookup", "", Family::Ipv4, false});
+    cases.push_back({"sk-lookup", "", Family::Ipv6, false});
     return cases;
 }
 

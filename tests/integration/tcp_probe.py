@@ -2,7 +2,8 @@
 """Connects to HOST PORT and prints what a client sees first: reset, refused, eof, data or timeout.
 
 Used by the integration tests to tell a reset (RST after the handshake) from a refusal.
---send DATA sends DATA right after connecting; --source-port N binds that port first.
+--send DATA sends DATA right after connecting; --source-port N binds that port first;
+--timeout S gives up after S seconds (default 10).
 """
 import argparse
 import socket
@@ -12,10 +13,11 @@ parser.add_argument("host")
 parser.add_argument("port", type=int)
 parser.add_argument("--send", default="")
 parser.add_argument("--source-port", type=int, default=0)
+parser.add_argument("--timeout", type=float, default=10)
 args = parser.parse_args()
 
 try:
-    with socket.create_connection((args.host, args.port), timeout=10,
+    with socket.create_connection((args.host, args.port), timeout=args.timeout,
                                   source_address=("", args.source_port)) as conn:
         if args.send:
             conn.sendall(args.send.encode())

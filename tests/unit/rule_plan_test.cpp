@@ -153,6 +153,33 @@ TEST(RulePlan, AnyipRefusesWhatWouldCutTheGatewayOffOrCannotWork) {
     EXPECT_THROW(planRules(prefixElsewhere), std::invalid_argument);
 }
 
+TEST(RulePlan, SkLookupHasAnyipsRoutingAndSaysWhatPicksTheSocket) {
+    auto s = anyip();
+    s.mode = InterceptMode::SkLookup;
+    s.anyipPrefixes = {"198.51.100.0/24"};
+    auto steps = planRules(s);
+    auto sameAsAnyip = anyip();
+    sameAsAnyip.anyipPrefixes = s.anyipPrefixes;
+    auto asAnyip = planRules(sameAsAnyip);
+    ASSERT_EQ(steps.size(), asAnyip.size());
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+        EXPECT_EQ(steps[i].apply.text(), asAnyip[i].apply.text());
+    }
+    EXPECT_TRUE(mentions(steps, "ip -4 rule add iif veth-c ipproto tcp dport 80 lookup 100"));
+    EXPECT_FALSE(mentions(steps, "iptables")) << renderPlan(steps);
+    EXPECT_NE(renderPlan(steps).find("BPF sk_lookup program"), std::string::npos)
+        << renderPlan(steps);
+    auto withPort = s;
+    withPort.proxyPort = 15001;
+    EXPECT_THROW(planRules(withPort), std::invalid_argument);
+    auto unscoped = s;
+    unscoped.inInterface.clear();
+    EXPECT_THROW(planRules(unscoped), std::invalid_argument);
+    auto local = s;
+    local.local = true;
+    EXPECT_THROW(planRules(local), std::invalid_argument);
+}
+
 // The message planRules gives for `change` applied to a valid TPROXY spec, "" when it accepts it.
 template <typename Change>
 std::string refusal(Change change, Firewall firewall = Firewall::Nft) {
