@@ -73,7 +73,8 @@ void printText(const std::vector<Finding>& findings, bool all) {
 }
 
 int runDoctor(const DoctorCommandOptions& cli) {
-    auto findings = runChecks(takeSnapshot(cli.checks.port), cli.checks);
+    auto findings =
+        runChecks(takeSnapshot(cli.checks.port, cli.checks.mode == "sk-lookup"), cli.checks);
     if (cli.json) {
         nlohmann::ordered_json report = {{"worst", toString(worstOf(findings))},
                                          {"findings", nlohmann::ordered_json::array()}};
@@ -99,11 +100,13 @@ Command setupDoctorCommand(CLI::App& parent) {
         "Check this network namespace for what makes transparent proxying fail silently:\n"
         "forwarding, effective rp_filter, src_valid_mark, the TPROXY mark vs the fwmark ip rule\n"
         "and its local route, the spoofing return path, kernel support, CAP_NET_ADMIN, conntrack\n"
-        "usage, bridge-nf-call-iptables, and a listener (with IP_TRANSPARENT) on --port. Each\n"
-        "finding comes with the command that fixes it. Exit 0 fine, 1 warnings, 3 failures.\n"
-        "See docs/doctor.md.");
-    app->add_option("--mode", cli->checks.mode, "redirect or tproxy: what the proxy should be")
-        ->check(CLI::IsMember({"redirect", "tproxy"}));
+        "usage, bridge-nf-call-iptables, and a listener (with IP_TRANSPARENT) on --port; for\n"
+        "anyip and sk-lookup the iif ip rule and its local route, and for sk-lookup the BPF link\n"
+        "in this namespace and the listener in its socket map. Each finding comes with the\n"
+        "command that fixes it. Exit 0 fine, 1 warnings, 3 failures. See docs/doctor.md.");
+    app->add_option("--mode", cli->checks.mode,
+                    "redirect, tproxy, anyip or sk-lookup: how traffic should reach the proxy")
+        ->check(CLI::IsMember({"redirect", "tproxy", "anyip", "sk-lookup"}));
     app->add_option("--port", cli->checks.port, "The proxy's port: check that something listens")
         ->check(CLI::Range(1, 65535));
     app->add_flag("--spoof-source", cli->checks.spoofSource,

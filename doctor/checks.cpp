@@ -21,6 +21,16 @@ bool tproxyMode(const DoctorOptions& o) {
     return o.mode == "tproxy";
 }
 
+// AnyIP and sk-lookup: an `iif` ip rule and a local route deliver the traffic, no netfilter.
+bool policyRoutingOnly(const DoctorOptions& o) {
+    return o.mode == "anyip" || o.mode == "sk-lookup";
+}
+
+// Every mode whose listener answers for other hosts' addresses needs IP_TRANSPARENT on it.
+bool transparentListener(const DoctorOptions& o) {
+    return tproxyMode(o) || policyRoutingOnly(o);
+}
+
 void checkForwarding(const SystemSnapshot& s, Findings& out) {
     for (auto [id, key] : {std::pair{"forwarding.ipv4", "net.ipv4.ip_forward"},
                            std::pair{"forwarding.ipv6", "net.ipv6.conf.all.forwarding"}}) {
@@ -183,7 +193,106 @@ void checkPolicyRoutingFor(const SystemSnapshot& s, const DoctorOptions& o, bool
                                " dev lo table " + matching->table});
 }
 
+// `from all iif IF [ipproto P dport N] lookup T` lines: AnyIP's and sk-lookup's rules.
+std::vector<std::string> interfaceRuleTables(const std::string& rules) {
+    static const std::regex rule(R"(iif (\S+).* lookup (\S+))");
+    std::vector<std::string> tables;
+    std::istringstream lines(rules);
+    for (std::string line; std::getline(lines, line);) {
+        std::smatch m;
+        if (line.find("fwmark") == std::string::npos && std::regex_search(line, m, rule)) {
+            tables.push_back(m[2]);
+        }
+    }
+    return tables;
+}
+
+// AnyIP and sk-lookup: some family must send an interface's traffic to a table whose `local`
+// route makes the intercepted addresses this host's, or nothing is delivered locally.
+void checkLocalDeliveryRouting(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    bool anyFamily = false;
+    for (bool v6 : {false, true}) {
+        const std::string family = v6 ? "ipv6" : "ipv4";
+        auto tables = interfaceRuleTables(v6 ? s.ipRules6 : s.ipRules4);
+        if (tables.empty()) {
+            continue;
+        }
+        anyFamily = true;
+        const auto& routes = v6 ? s.routes6 : s.routes4;
+        auto table = routes.find(tables.front());
+        bool local = table != routes.end() && table->second.rfind("local ", 0) == 0;
+        if (!local && table != routes.end()) {
+            local = table->second.find("\nlocal ") != std::string::npos;
+        }
+        out.push_back(
+            {"local_route." + family, local ? Severity::Ok : Severity::Fail,
+             local ? "an iif ip rule looks up table " + tables.front() + ", which has a local route"
+                   : "the iif ip rule looks up table " + tables.front() +
+                         ", which has no local route: the traffic is forwarded, not delivered",
+             local ? ""
+                   : std::string(v6 ? "ip -6" : "ip -4") + " route add local " +
+                         (v6 ? "::/0" : "0.0.0.0/0") + " dev lo table " + tables.front()});
+    }
+    if (!anyFamily) {
+        out.push_back({"local_route.ip_rule", Severity::Fail,
+                       "no `ip rule iif IF ... lookup T` sends the clients' traffic to a table "
+                       "with a local route: nothing is delivered to the proxy",
+                       "tplab rules --mode " + o.mode + " --in-interface IF --dport PORT --apply"});
+    }
+}
+
+// sk-lookup: tplab's program attached to this namespace, with a listener in its socket map.
+void checkSkLookup(const SystemSnapshot& s, Findings& out) {
+    if (!s.skLookup) {
+        return;
+    }
+    const auto& state = *s.skLookup;
+    if (!state.error.empty()) {
+        out.push_back({"sk_lookup.link", Severity::Warn, "cannot see the BPF links: " + state.error,
+                       "run tplab doctor as root"});
+        return;
+    }
+    const SkLookupLinkInfo* ours = nullptr;
+    for (const auto& link : state.links) {
+        if (link.programName == "tplab_steer" && ours == nullptr) {
+            ours = &link;
+        } else {
+            out.push_back({"sk_lookup.other_program", Severity::Info,
+                           "another sk_lookup program is attached here: link " +
+                               std::to_string(link.linkId) + ", program " +
+                               std::to_string(link.programId) + " (" + link.programName +
+                               "); the programs run in attach order",
+                           ""});
+        }
+    }
+    if (ours == nullptr) {
+        out.push_back({"sk_lookup.link", Severity::Fail,
+                       "no tplab sk_lookup program is attached to this network namespace: the "
+                       "local route delivers the traffic, but no listener is chosen for it",
+                       "tplab proxy --mode sk-lookup --dport PORT --listen '[::]:15001'"});
+        return;
+    }
+    out.push_back({"sk_lookup.link", Severity::Ok,
+                   "BPF link " + std::to_string(ours->linkId) + " attaches program " +
+                       std::to_string(ours->programId) + " (tplab_steer) to this namespace",
+                   ""});
+    bool tcp = std::find(ours->filledSlots.begin(), ours->filledSlots.end(), 0u) !=
+                   ours->filledSlots.end() ||
+               std::find(ours->filledSlots.begin(), ours->filledSlots.end(), 1u) !=
+                   ours->filledSlots.end();
+    out.push_back({"sk_lookup.socket_map", tcp ? Severity::Ok : Severity::Fail,
+                   tcp ? "its socket map holds the proxy's TCP listener"
+                       : "its socket map holds no TCP listener: steered connections find no "
+                         "socket and are black-holed",
+                   tcp ? "" : "restart tplab proxy --mode sk-lookup"});
+}
+
 void checkPolicyRouting(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    if (policyRoutingOnly(o)) {
+        checkLocalDeliveryRouting(s, o, out);
+        checkSkLookup(s, out);
+        return;
+    }
     if (tproxyMode(o) && tproxyMarks(s, false).empty() && tproxyMarks(s, true).empty()) {
         out.push_back({"tproxy.rule", Severity::Fail,
                        "no TPROXY rule (iptables -j TPROXY or nft tproxy) is installed: nothing "
@@ -195,7 +304,7 @@ void checkPolicyRouting(const SystemSnapshot& s, const DoctorOptions& o, Finding
 }
 
 void checkKernelAndPrivileges(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
-    bool needAdmin = tproxyMode(o) || o.spoofSource;
+    bool needAdmin = transparentListener(o) || o.spoofSource;
     out.push_back({"capability.net_admin",
                    s.capNetAdmin ? Severity::Ok : (needAdmin ? Severity::Fail : Severity::Info),
                    s.capNetAdmin
@@ -315,11 +424,15 @@ void checkListeners(const std::vector<ListenerInfo>& listeners, const DoctorOpti
     for (const auto& listener : listeners) {
         std::string who =
             listener.address + (listener.process.empty() ? "" : " (" + listener.process + ")");
-        if (tproxyMode(o) && listener.transparent == false) {
+        if (transparentListener(o) && listener.transparent == false) {
             out.push_back(
                 {id, Severity::Fail,
-                 who + " listens without IP_TRANSPARENT: TPROXY cannot deliver to it",
-                 "tplab proxy --mode tproxy --listen ... (sets IP_TRANSPARENT before bind)"});
+                 who + " listens without IP_TRANSPARENT: " +
+                     (tproxyMode(o) ? "TPROXY cannot deliver to it"
+                                    : "its SYN-ACK cannot leave from another host's address "
+                                      "(the SYNs are counted as TcpExtListenDrops)"),
+                 "tplab proxy --mode " + (o.mode == "anyip" ? std::string("tproxy") : o.mode) +
+                     " --listen ... (sets IP_TRANSPARENT before bind)"});
         } else {
             std::string transparency = !listener.transparent   ? " (IP_TRANSPARENT: unknown)"
                                        : *listener.transparent ? " with IP_TRANSPARENT"

@@ -19,7 +19,7 @@ struct Finding {
 };
 
 struct DoctorOptions {
-    std::string mode;          // "", "redirect" or "tproxy"
+    std::string mode;          // "", "redirect", "tproxy", "anyip" or "sk-lookup"
     int port = 0;              // the proxy's port, 0: do not look for a listener
     bool spoofSource = false;  // check the return path of --spoof-source too
     bool udp = false;          // expect a UDP listener too

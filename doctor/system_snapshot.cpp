@@ -184,7 +184,7 @@ long conntrackDrops() {
 
 }  // namespace
 
-SystemSnapshot takeSnapshot(int port) {
+SystemSnapshot takeSnapshot(int port, bool skLookup) {
     SystemSnapshot snapshot;
     snapshot.interfaces = interfaces();
     for (const char* key :
@@ -232,6 +232,9 @@ SystemSnapshot takeSnapshot(int port) {
     if (port > 0) {
         snapshot.tcpListeners = listeners("-ltnp", port);
         snapshot.udpListeners = listeners("-lunp", port);
+    }
+    if (skLookup) {
+        snapshot.skLookup = readSkLookupState();
     }
     return snapshot;
 }

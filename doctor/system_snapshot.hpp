@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "sk_lookup_snapshot.hpp"
+
 namespace tplab {
 
 struct ListenerInfo {
@@ -37,9 +39,11 @@ struct SystemSnapshot {
     long conntrackDrops = 0;                 // packets dropped for want of an entry (all CPUs)
     std::vector<ListenerInfo> tcpListeners;  // on the --port asked about
     std::vector<ListenerInfo> udpListeners;
+    std::optional<SkLookupSnapshot> skLookup;  // read only when asked (--mode sk-lookup)
 };
 
-// Reads the namespace tplab runs in. `port` 0 skips the listener lookup.
-SystemSnapshot takeSnapshot(int port);
+// Reads the namespace tplab runs in. `port` 0 skips the listener lookup; `skLookup` reads the
+// BPF sk_lookup links and tplab's socket map too.
+SystemSnapshot takeSnapshot(int port, bool skLookup = false);
 
 }  // namespace tplab

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -109,6 +110,43 @@ TEST_F(SkLookupOnly, TheProgramIsDetachedWhenTheProxyIsKilled) {
     // no socket and, as for an unsteered port, no RST can leave. A dead proxy is a black hole
     // until `tplab rules --remove` takes the route away.
     EXPECT_EQ(probeFromClient(kHttpPort), "timeout");
+}
+
+TEST_F(SkLookupOnly, TheDoctorSeesTheLinkAndTheListenerAndNamesWhatIsMissing) {
+    auto doctor = [&] {
+        auto result = lab->net().exec(
+            lab->net().gateway(),
+            std::string(TPLAB_BINARY) + " doctor --mode sk-lookup --port 15002 --json");
+        std::map<std::string, std::string> severities;
+        auto report = nlohmann::json::parse(result.output, nullptr, false);
+        if (!report.is_discarded()) {
+            for (const auto& finding : report["findings"]) {
+                severities[finding["id"]] = finding["severity"];
+            }
+        }
+        return std::pair{result.exitCode, severities};
+    };
+    auto [healthyExit, healthy] = doctor();
+    EXPECT_EQ(healthy["sk_lookup.link"], "ok");
+    EXPECT_EQ(healthy["sk_lookup.socket_map"], "ok");
+    EXPECT_EQ(healthy["local_route.ipv4"], "ok");
+    EXPECT_EQ(healthy["listener.tcp"], "ok");
+    EXPECT_NE(healthyExit, 3) << "no failure on a working gateway";
+
+    lab->proxy().signal(SIGKILL);
+    lab->proxy().wait(std::chrono::seconds(5));
+    for (int i = 0; i < 50 && !gatewayLinks().empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    auto [deadExit, dead] = doctor();
+    EXPECT_EQ(deadExit, 3);
+    EXPECT_EQ(dead["sk_lookup.link"], "FAIL");
+    EXPECT_EQ(dead["listener.tcp"], "FAIL");
+
+    lab->net().mustExec(lab->net().gateway(), "ip -4 route flush table 100");
+    auto [unroutedExit, unrouted] = doctor();
+    EXPECT_EQ(unroutedExit, 3);
+    EXPECT_EQ(unrouted["local_route.ipv4"], "FAIL");
 }
 
 }  // namespace
