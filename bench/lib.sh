@@ -87,8 +87,8 @@ bench_rules() {
     local mode=$1 port=$2
     shift 2
     local args=(--mode "$mode")
-    # AnyIP rewrites no port: the proxy listens on the bench's ports themselves.
-    [[ "$mode" == anyip ]] || args+=(--port "$port")
+    # AnyIP and sk-lookup rewrite no port: nothing to name.
+    [[ "$mode" == anyip || "$mode" == sk-lookup ]] || args+=(--port "$port")
     args+=(--in-interface veth-c --dport "$bench_ports" --ipv4 --mark "$bench_proxy_mark" "$@")
     lab_applied_rules+=("$ns_gw ${args[*]}")
     show_cmd "$ns_gw" "" tplab rules "${args[@]}" --apply
@@ -150,6 +150,7 @@ bench_arm_up() {
     haproxy-tproxy) bench_rules tproxy 15003 && bench_haproxy 15003 transparent ;;
     haproxy-redirect) bench_rules redirect 15004 && bench_haproxy 15004 "" ;;
     tplab-anyip) bench_rules anyip each && bench_tplab_proxy tproxy each ;;
+    tplab-sk-lookup) bench_rules sk-lookup 15005 && bench_tplab_proxy sk-lookup 15005 --dport "$bench_ports" ;;
     esac
     bench_cpu_ticks=0 bench_cpu_bytes=0 bench_machine_ticks=0
     # after the rules: a conntrack sysctl exists in a namespace only once conntrack is in use there

@@ -14,7 +14,7 @@
 #   --rounds N         rounds (default 3)
 #   --duration S       seconds per arm per metric (default 5)
 #   --arms a,b,...     direct, tplab-redirect, tplab-tproxy, tplab-tproxy-spoof, haproxy-tproxy,
-#                      haproxy-redirect, tplab-anyip (default: all but the last two)
+#                      haproxy-redirect, tplab-anyip, tplab-sk-lookup (default: the first five)
 #   --metrics m,...    tput1, tput8, connrate, latency, idle (default: all; tput1/tput8 also
 #                      give the proxy's CPU seconds per GB)
 #   --idle-conns N     idle connections to hold (default 9000)
@@ -35,7 +35,7 @@ set -euo pipefail
 
 bench_dir=$(dirname "$(readlink -f "$0")")
 bench_argv="$*"
-all_arms=(direct tplab-redirect tplab-tproxy tplab-tproxy-spoof haproxy-tproxy haproxy-redirect tplab-anyip)
+all_arms=(direct tplab-redirect tplab-tproxy tplab-tproxy-spoof haproxy-tproxy haproxy-redirect tplab-anyip tplab-sk-lookup)
 all_metrics=(tput1 tput8 connrate latency idle)
 rounds=3 duration=5 idle_conns=9000 out_dir=""
 arms_csv=direct,tplab-redirect,tplab-tproxy,tplab-tproxy-spoof,haproxy-tproxy
