@@ -8,27 +8,14 @@
 #include <thread>
 
 #include "gateway_lab.hpp"
+#include "policy_routed_gateway.hpp"
 
 namespace tplab::test {
 namespace {
 
-class SkLookupOnly : public ::testing::Test {
+class SkLookupOnly : public PolicyRoutedGateway {
   protected:
-    void SetUp() override {
-        if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
-            GTEST_SKIP() << reason;
-        }
-        lab = std::make_unique<GatewayLab>("sk-lookup", Family::Ipv4);
-    }
-    void TearDown() override {
-        if (lab && HasFailure()) {
-            std::cerr << "proxy log:\n" << lab->proxyLog();
-        }
-    }
-    CommandResult curlIndex() {
-        return lab->net().exec(lab->net().client(),
-                               "curl -sS --max-time 3 http://198.51.100.2/index.html");
-    }
+    SkLookupOnly() : PolicyRoutedGateway("sk-lookup") {}
     // What a client sees first; a black hole shows as "timeout" after 3 s.
     std::string probeFromClient(int port) {
         auto result =
@@ -55,7 +42,6 @@ class SkLookupOnly : public ::testing::Test {
         }
         return found;
     }
-    std::unique_ptr<GatewayLab> lab;
 };
 
 TEST_F(SkLookupOnly, TheGatewayHoldsOneBpfLinkAndNoFirewallRuleOrConntrackEntry) {
@@ -65,13 +51,7 @@ TEST_F(SkLookupOnly, TheGatewayHoldsOneBpfLinkAndNoFirewallRuleOrConntrackEntry)
     ASSERT_EQ(accepted.size(), 1u);
     EXPECT_EQ(accepted[0]["recovered_by"], "getsockname");
     EXPECT_EQ(accepted[0]["original_dst"], "198.51.100.2:80");
-    const std::string& gw = lab->net().gateway();
-    auto rules = lab->net().exec(gw, "iptables-save; ip6tables-save; nft list ruleset");
-    EXPECT_EQ(rules.output.find("-A "), std::string::npos) << rules.output;
-    EXPECT_EQ(rules.output.find("chain "), std::string::npos) << rules.output;
-    auto tracked = lab->net().exec(gw, "conntrack -C");
-    EXPECT_EQ(tracked.exitCode, 0) << tracked.output;
-    EXPECT_EQ(tracked.output, "0\n");
+    expectNoNetfilterState();
 
     auto links = gatewayLinks();
     ASSERT_EQ(links.size(), 1u) << "one sk_lookup link in the gateway's namespace";
