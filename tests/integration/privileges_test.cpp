@@ -48,7 +48,7 @@ std::uint64_t capabilitySet(const std::map<std::string, std::string>& status,
 
 struct PrivilegeCase {
     std::string name;
-    std::string mode;  // redirect or tproxy
+    std::string mode;  // redirect, tproxy or sk-lookup
     bool spoofSource = false;
     bool udp = false;
     std::uint64_t expectedCaps = 0;  // permitted = effective = bounding
@@ -70,7 +70,10 @@ class ProxyAsUser : public ::testing::TestWithParam<PrivilegeCase> {
                             {"python3", "-m", "http.server", "--bind", "::", "--directory", workdir,
                              std::to_string(kHttpPort)},
                             workdir + "/server.log");
-        if (param.mode == "redirect") {
+        if (param.mode == "sk-lookup") {
+            // No netfilter: the route makes port 80 local, the BPF program picks the listener.
+            net->mustExec(gw, "ip rule add iif veth-c ipproto tcp dport 80 lookup 100");
+        } else if (param.mode == "redirect") {
             net->mustExec(gw,
                           "iptables -t nat -A PREROUTING -i veth-c -p tcp --dport 80 "
                           "-j REDIRECT --to-ports " +
@@ -92,6 +95,8 @@ class ProxyAsUser : public ::testing::TestWithParam<PrivilegeCase> {
         }
         if (param.mode == "tproxy" || param.spoofSource) {
             net->mustExec(gw, "ip rule add fwmark 0x1/0x1 lookup 100");
+        }
+        if (param.mode != "redirect" || param.spoofSource) {
             net->mustExec(gw, "ip route add local 0.0.0.0/0 dev lo table 100");
         }
         if (param.spoofSource) {
@@ -109,6 +114,9 @@ class ProxyAsUser : public ::testing::TestWithParam<PrivilegeCase> {
         }
         if (param.udp) {
             argv.push_back("--udp");
+        }
+        if (param.mode == "sk-lookup") {
+            argv.insert(argv.end(), {"--dport", "80"});  // loaded and attached before the drop
         }
         proxy = net->spawn(gw, argv, workdir + "/proxy.log");
         ASSERT_TRUE(net->waitListening(net->server(), kHttpPort));
@@ -193,14 +201,15 @@ TEST_P(ProxyAsUser, StillProxiesAfterTheDrop) {
     EXPECT_NE(all.find("\"event\":\"connected\""), std::string::npos) << all;
 }
 
-INSTANTIATE_TEST_SUITE_P(, ProxyAsUser,
-                         ::testing::Values(PrivilegeCase{"redirect", "redirect", false, false, 0},
-                                           PrivilegeCase{"redirect_spoof_source", "redirect", true,
-                                                         false, kNetAdmin},
-                                           PrivilegeCase{"tproxy", "tproxy", false, false, 0},
-                                           PrivilegeCase{"tproxy_udp", "tproxy", false, true,
-                                                         kNetAdmin | kNetBindService}),
-                         [](const auto& testCase) { return testCase.param.name; });
+INSTANTIATE_TEST_SUITE_P(
+    , ProxyAsUser,
+    ::testing::Values(PrivilegeCase{"redirect", "redirect", false, false, 0},
+                      PrivilegeCase{"redirect_spoof_source", "redirect", true, false, kNetAdmin},
+                      PrivilegeCase{"tproxy", "tproxy", false, false, 0},
+                      PrivilegeCase{"tproxy_udp", "tproxy", false, true,
+                                    kNetAdmin | kNetBindService},
+                      PrivilegeCase{"sk_lookup", "sk-lookup", false, false, 0}),
+    [](const auto& testCase) { return testCase.param.name; });
 
 // Without --user and without root: redirect mode on a high port needs no capability at all.
 TEST(ProxyUnprivileged, RedirectModeOnAHighPortRunsAndProxiesAsNobody) {
