@@ -1,6 +1,11 @@
 #include "sk_lookup_backend.hpp"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
+
+#include <string>
+
+#include "log.hpp"
 
 namespace tplab {
 
@@ -25,6 +30,15 @@ void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOpt
                               bool udp) {
     if (!program_) {
         program_ = std::make_unique<SkLookupProgram>(ports_);
+        std::string steered;
+        for (const auto& port : ports_) {
+            steered += std::string(steered.empty() ? "" : ", ") +
+                       (port.protocol == IPPROTO_UDP ? "udp " : "tcp ") + std::to_string(port.port);
+        }
+        log::info(
+            "sk-lookup mode: BPF program tplab_steer attached to this network namespace "
+            "(link " +
+            std::to_string(program_->linkId()) + "), steering " + steered);
     }
     auto v4 = udp ? SteeringSlot::UdpV4 : SteeringSlot::TcpV4;
     auto v6 = udp ? SteeringSlot::UdpV6 : SteeringSlot::TcpV6;
