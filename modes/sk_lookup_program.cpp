@@ -28,7 +28,8 @@ namespace {
     throw std::runtime_error(text);
 }
 
-// libbpf's own messages: warnings go to tplab's log, its debug chatter nowhere.
+// libbpf's own messages (they start with "libbpf: "): its warnings as tplab's debug lines (-v),
+// since the error tplab then throws says what failed in one line; its debug chatter nowhere.
 int forwardLibbpfMessage(libbpf_print_level level, const char* format, va_list args) {
     if (level != LIBBPF_WARN) {
         return 0;
@@ -39,7 +40,7 @@ int forwardLibbpfMessage(libbpf_print_level level, const char* format, va_list a
     while (!text.empty() && text.back() == '\n') {
         text.pop_back();
     }
-    log::warn("libbpf: " + text);
+    log::debug(text);
     return length;
 }
 

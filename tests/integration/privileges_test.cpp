@@ -211,6 +211,25 @@ INSTANTIATE_TEST_SUITE_P(
                       PrivilegeCase{"sk_lookup", "sk-lookup", false, false, 0}),
     [](const auto& testCase) { return testCase.param.name; });
 
+// sk-lookup with CAP_NET_ADMIN (enough for the transparent listener) but not CAP_BPF: one line
+// that names the step and the missing capabilities, and exit 1.
+TEST(ProxyUnprivileged, SkLookupWithoutCapBpfSaysWhatItNeeds) {
+    if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
+        GTEST_SKIP() << reason;
+    }
+    NetnsTopology net;
+    auto result =
+        net.exec(net.gateway(),
+                 "setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all,+net_admin "
+                 "--ambient-caps=+net_admin " +
+                     std::string(TPLAB_BINARY) +
+                     " proxy --mode sk-lookup --dport 80 --listen 127.0.0.1:15001 2>&1");
+    EXPECT_EQ(result.exitCode, 1) << result.output;
+    EXPECT_EQ(result.output,
+              "tplab: error: sk-lookup: loading the BPF program: Operation not permitted (needs "
+              "root, or CAP_BPF and CAP_NET_ADMIN)\n");
+}
+
 // Without --user and without root: redirect mode on a high port needs no capability at all.
 TEST(ProxyUnprivileged, RedirectModeOnAHighPortRunsAndProxiesAsNobody) {
     if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
