@@ -4,10 +4,13 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "fd.hpp"
 #include "log.hpp"
