@@ -69,11 +69,12 @@ drop_partial_output() {
         rmdir -- "${lab_work%/*}" 2>/dev/null || true
     fi
 }
-setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack bpftool stat
 
 declare -A title=([explicit]="explicit SOCKS5 proxy" [redirect]="REDIRECT (nat table)"
-    [tproxy]="TPROXY (mangle table)" [tproxy-spoof]="TPROXY + --spoof-source")
-readonly socks_port=1080
+    [tproxy]="TPROXY (mangle table)" [tproxy-spoof]="TPROXY + --spoof-source"
+    [anyip]="AnyIP (ip rule + local route)" [sk-lookup]="sk-lookup (BPF program)")
+readonly socks_port=1080 sk_lookup_port=15003
 
 # The explicit column: no rule at all; the client is configured with the proxy (curl --proxy
 # socks5://) and names the server in the SOCKS5 request.
@@ -102,6 +103,22 @@ intercept_tproxy_spoof() {
     start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port" -- --spoof-source
 }
 
+# The AnyIP column: no netfilter. An ip rule per port sends the client's connections to table 100,
+# whose local route delivers them to this host unchanged; the proxy listens on the intercepted
+# ports themselves (IP_TRANSPARENT, so that it may answer for another host's address).
+intercept_anyip() {
+    apply_rules "$ns_gw" --mode anyip --dport "$lab_ports" --in-interface veth-c "--$fam"
+    start_proxy "$ns_gw" "$1" tproxy "0.0.0.0:$lab_http_port" "[::]:$lab_http_port" \
+        "0.0.0.0:$lab_hold_port" "[::]:$lab_hold_port"
+}
+
+# The sk-lookup column: the same routing as AnyIP, and one listener; a BPF sk_lookup program,
+# attached to the gateway's netns by a link that dies with tplab proxy, steers the ports to it.
+intercept_sk_lookup() {
+    apply_rules "$ns_gw" --mode sk-lookup --dport "$lab_ports" --in-interface veth-c "--$fam"
+    start_proxy "$ns_gw" "$1" sk-lookup "[::]:$sk_lookup_port" -- --dport "$lab_ports"
+}
+
 # one_run MODE FAMILY: fresh namespaces, MODE's rules and proxy, captures, traffic, snapshots.
 one_run() {
     local mode=$1 family=$2 rundir="$1-$2"
@@ -112,19 +129,23 @@ one_run() {
     redirect) intercept_redirect "$rundir" ;;
     tproxy) intercept_tproxy "$rundir" ;;
     tproxy-spoof) intercept_tproxy_spoof "$rundir" ;;
+    anyip) intercept_anyip "$rundir" ;;
+    sk-lookup) intercept_sk_lookup "$rundir" ;;
     esac
     run_traffic "$rundir"
+    # The link lives as long as the proxy: read it before end_run stops the proxy.
+    [[ "$mode" == sk-lookup ]] && record_bpf_state "$ns_gw" "$rundir"
     lab_client_proxy=""
     end_run "$rundir" compare "${mode%-spoof}" "${title[$mode]}"
 }
 
 for family in "${lab_families[@]}"; do
-    for mode in explicit redirect tproxy tproxy-spoof; do
+    for mode in explicit redirect tproxy tproxy-spoof anyip sk-lookup; do
         one_run "$mode" "$family"
     done
 done
 
-run_report "tplab report: explicit, REDIRECT, TPROXY side by side, and TPROXY --spoof-source"
+run_report "tplab report: explicit, REDIRECT, TPROXY, TPROXY --spoof-source, AnyIP and sk-lookup side by side"
 
 # check_explicit RUN: the client was configured with the proxy and told it the destination;
 # no rule, no NAT, no kernel lookup.
@@ -146,6 +167,58 @@ check_explicit() {
         'f["internals"]["server_saw"].rsplit(":", 1)[0].strip("[]")' "${run_fact[$rd,gw_out]}"
 }
 
+# check_routed_interception RUN: AnyIP and sk-lookup hand the connection over like TPROXY (the
+# accepted socket is the server's address, getsockname answers, no NAT), and with no netfilter at
+# all: conntrack holds nothing for the flow, no rule counted; an ip rule for the flow's port and
+# its table's local route steered it.
+check_routed_interception() {
+    local rd=$1
+    check_tproxy_interception "$rd"
+    check_report "$rd" "conntrack holds no entry at all for the flow: nothing tracked it" \
+        'f["internals"]["nat"]["tracked"]' false
+    check_report "$rd" "no firewall rule counted a packet" 'f["internals"]["rules"]' '[]'
+    check_report "$rd" "steered by an ip rule for the flow's port, to table $tproxy_table" \
+        "any(x.startswith('ip rule: iif veth-c ') and ' dport $lab_http_port lookup $tproxy_table' in x
+             for x in f['internals']['steered_by'])" true
+    check_report "$rd" "and by that table's local route" \
+        "any(x.startswith('route: local default dev lo table $tproxy_table') for x in f['internals']['steered_by'])" true
+}
+
+# check_bpf_steering RUN: the BPF objects bpftool showed while the proxy ran (RUN/bpf.json): one
+# link, of type netns, attached to the gateway's own namespace (its inode, read back when the
+# state was recorded), running tplab's sk_lookup program, whose counter says it steered every
+# connection the client made; and the report names that link and program as what steered.
+check_bpf_steering() {
+    local rd=$1 got
+    got=$(bpf_json_get "$rd" '[(l["type"], l["netns_ino"] == b["netns_ino"]) for l in b["links"]]')
+    check_eq "$rd: bpftool shows one link, of type netns, in the gateway's namespace" "$got" \
+        '[["netns", true]]'
+    got=$(bpf_json_get "$rd" '[(p["type"], p["name"]) for p in b["programs"]]')
+    check_eq "$rd: its program is tplab's sk_lookup program" "$got" '[["sk_lookup", "tplab_steer"]]'
+    got=$(bpf_json_get "$rd" 'b["counters"].get("steered")')
+    check_eq "$rd: tplab_counters: the program steered both connections" "$got" \
+        "${run_fact[$rd,replies]}"
+    got=$(bpf_json_get "$rd" '"BPF link %d (sk_lookup, netns %d) -> prog %d tplab_steer: steered %d" % (
+        b["links"][0]["id"], b["netns_ino"], b["links"][0]["prog_id"], b["counters"]["steered"])')
+    check_report "$rd" "the report names that link and program as what steered the flow" \
+        'f["internals"]["steered_by"][-1]' "$got"
+}
+
+# bpf_json_get RUN EXPR: EXPR (python, b = RUN/bpf.json) printed as JSON.
+bpf_json_get() {
+    "$lab_py" -c 'import json, sys
+b = json.load(open(sys.argv[1] + "/bpf.json"))
+try:
+    print(json.dumps(eval(sys.argv[2])).strip("\""))
+except (KeyError, IndexError, TypeError) as e:
+    print(f"<{type(e).__name__}: {e}>")' "$1" "$2"
+}
+
+# hop_addresses RUN: the (source address, destination) pairs at every capture point.
+hop_addresses() {
+    report_get "$1" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]'
+}
+
 section "checks (from report.json and the kernels' own addresses)"
 for family in "${lab_families[@]}"; do
     check_explicit "explicit-$family"
@@ -157,13 +230,23 @@ for family in "${lab_families[@]}"; do
     check_tproxy_interception "$t"
     check_report "$t" "the mangle TPROXY rule's counter moved" \
         'any(" -t mangle " in x and " TPROXY " in x for x in f["internals"]["rules"])' true
-    # On the wires the two modes are indistinguishable: same addresses at every point.
-    got=$(report_get "$r" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
-    want=$(report_get "$t" '[(x["source"].rsplit(":",1)[0], x["destination"]) for x in f["hops"]]')
-    if [[ "$got" == "$want" && "$got" != "<"* ]]; then
-        pass "$family: every capture point sees the same addresses in both modes: the wires cannot tell them apart"
+    a=anyip-$family k=sk-lookup-$family
+    check_path "$a" "the gateway, not the client"
+    check_routed_interception "$a"
+    check_path "$k" "the gateway, not the client"
+    check_routed_interception "$k"
+    check_bpf_steering "$k"
+    # On the wires the four modes are indistinguishable: same addresses at every point.
+    want=$(hop_addresses "$r")
+    differ=""
+    for other in "$t" "$a" "$k"; do
+        got=$(hop_addresses "$other")
+        [[ "$got" == "$want" && "$got" != "<"* ]] || differ+=" $other: $got"
+    done
+    if [[ -z "$differ" && "$want" != "<"* ]]; then
+        pass "$family: every capture point sees the same addresses through REDIRECT, TPROXY, AnyIP and sk-lookup: the wires cannot tell them apart"
     else
-        fail "$family: the capture points saw different addresses: REDIRECT $got, TPROXY $want"
+        fail "$family: the capture points saw different addresses: $r: $want;$differ"
     fi
     # Full transparency: what the server's own wire (server:eth0) shows as the source.
     s=tproxy-spoof-$family

@@ -664,6 +664,14 @@ std::string joinedRules(const Json& flow) {
     return rules;
 }
 
+std::string steeredBy(const Json& flow) {
+    std::string objects;
+    for (const Json& object : asArray(member(member(flow, "internals"), "steered_by"))) {
+        objects += (objects.empty() ? "" : "\n") + textOf(object);
+    }
+    return objects;
+}
+
 std::string clientConfiguration(const Json& flow) {
     const Json& handshake = member(flow, "explicit");
     if (!handshake.is_object()) {
@@ -681,6 +689,7 @@ const ComparisonRow kComparisonRows[] = {
     {"recovered by", [](const Json& f) { return internal(f, "recovered_by"); }},
     {"NAT mapping", natPresent},
     {"rule", joinedRules, true},
+    {"steered by", steeredBy, true},
     {"server saw", [](const Json& f) { return internal(f, "server_saw"); }},
 };
 
