@@ -177,12 +177,20 @@ TEST(SteeredByRow, AFlowNothingSteeredShowsADash) {
 
 TEST(SteeredByRow, TheHtmlComparisonHasTheRowWithEveryObject) {
     std::string html = renderHtmlReport(sixRuns());
-    auto row = html.find("<th>steered by</th>");
+    auto row = html.find("<th>steered by</th>", html.find("<section class=\"compare\">"));
     ASSERT_NE(row, std::string::npos);
     auto end = html.find("</tr>", row);
     std::string cells = html.substr(row, end - row);
     EXPECT_NE(cells.find("nat REDIRECT rule (2 packets)"), std::string::npos) << cells;
     EXPECT_NE(cells.find("tplab_steer: steered 2"), std::string::npos) << cells;
+}
+
+TEST(SteeredByRow, EachRunsHtmlInternalsNameTheObjectsOrSayNothingSteered) {
+    std::string html = renderHtmlReport(sixRuns());
+    EXPECT_NE(html.find("<code class=\"rule\">ip rule: iif veth-c ipproto tcp dport 80 lookup "
+                        "100</code>"),
+              std::string::npos);
+    EXPECT_NE(html.find("nothing (no rule, route or program)"), std::string::npos);
 }
 
 }  // namespace
