@@ -56,7 +56,8 @@
 # names the rule, route or program that handed each connection over.
 #
 # Takes about 50 s (47 s measured with both families, twelve runs). Exit 0 if every check
-# passes, 1 on a FAIL, 4 on SKIP (not root, a tool missing, or a tplab without the report command). Docs: docs/labs/compare.md.
+# passes, 1 on a FAIL, 4 on SKIP (not root, a tool missing, or a tplab without the report
+# command). Docs: docs/labs/compare.md.
 
 set -euo pipefail
 
@@ -272,4 +273,5 @@ reports=(report.*)
 log "finished in ${SECONDS}s; everything is in $lab_work:"
 log "  ${reports[*]}, and per run directory (${run_dirs[*]}):"
 log "  meta.json, *.pcap, events.jsonl, conntrack.txt, sockets.txt, rules.txt, client.txt, and logs"
+log "  (and bpf.json in the sk-lookup runs)"
 lab_exit
