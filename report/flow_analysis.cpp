@@ -12,6 +12,7 @@
 #include "events_json.hpp"
 #include "kernel_state.hpp"
 #include "socks_handshake.hpp"
+#include "steering.hpp"
 
 namespace tplab {
 namespace {
@@ -226,6 +227,8 @@ Json analyzeFlow(const RunRecords& run, const Packet& first,
         hops.back().seen ? Json(hops.back().source.toString()) : Json(nullptr);
     internals["nat"] = natFor(conntrack, client);
     internals["rules"] = rules;
+    internals["steered_by"] = steeringObjects(
+        run.ruleLines, run.bpf, first.destination.unmapped().isIpv6(), first.destination.port());
     auto socket = findSocketLine(run.socketLines, client);
     internals["socket"] = socket ? Json(*socket) : Json(nullptr);
 

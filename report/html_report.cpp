@@ -383,6 +383,15 @@ std::string rulesCell(const Json& internals) {
     return cell.empty() ? "<span class=\"none\">none matched</span>" : cell;
 }
 
+// The kernel objects that handed the flow to the proxy (an explicit proxy's flow has none).
+std::string steeringCell(const Json& internals) {
+    std::string cell;
+    for (const Json& object : asArray(member(internals, "steered_by"))) {
+        cell += "<code class=\"rule\">" + escapeHtml(textOf(object)) + "</code>";
+    }
+    return cell.empty() ? "<span class=\"none\">nothing (no rule, route or program)</span>" : cell;
+}
+
 std::string socketCell(const Json& internals) {
     std::string socket = textOf(internals, "socket");
     return socket.empty() ? kNone : "<code class=\"entry\">" + escapeHtml(socket) + "</code>";
@@ -396,6 +405,7 @@ std::string internalsTable(const Json& flow) {
     html += kvRow("original destination", originalDstCell(internals));
     html += kvRow("NAT mapping", natCell(internals));
     html += kvRow("rule(s) matched", rulesCell(internals));
+    html += kvRow("steered by", steeringCell(internals));
     html += kvRow("socket (ss)", socketCell(internals));
     html += kvRow("upstream local", codeOrNone(textOf(internals, "upstream_local")));
     html += kvRow("server saw", codeOrNone(textOf(internals, "server_saw")));
@@ -664,6 +674,14 @@ std::string joinedRules(const Json& flow) {
     return rules;
 }
 
+std::string steeredBy(const Json& flow) {
+    std::string objects;
+    for (const Json& object : asArray(member(member(flow, "internals"), "steered_by"))) {
+        objects += (objects.empty() ? "" : "\n") + textOf(object);
+    }
+    return objects;
+}
+
 std::string clientConfiguration(const Json& flow) {
     const Json& handshake = member(flow, "explicit");
     if (!handshake.is_object()) {
@@ -681,6 +699,7 @@ const ComparisonRow kComparisonRows[] = {
     {"recovered by", [](const Json& f) { return internal(f, "recovered_by"); }},
     {"NAT mapping", natPresent},
     {"rule", joinedRules, true},
+    {"steered by", steeredBy, true},
     {"server saw", [](const Json& f) { return internal(f, "server_saw"); }},
 };
 

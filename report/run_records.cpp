@@ -89,6 +89,12 @@ RunRecords loadRunRecords(const std::string& directory) {
     run.conntrackLines = readLines(directory + "/conntrack.txt");
     run.socketLines = readLines(directory + "/sockets.txt");
     run.ruleLines = readLines(directory + "/rules.txt");
+    if (std::ifstream bpfFile(directory + "/bpf.json"); bpfFile) {
+        run.bpf = nlohmann::ordered_json::parse(bpfFile, nullptr, false);
+        if (run.bpf.is_discarded() || !run.bpf.is_object()) {
+            throw std::runtime_error(directory + "/bpf.json: not a JSON object");
+        }
+    }
     return run;
 }
 

@@ -1,6 +1,7 @@
 // What a lab recorded for one mode (a "run directory"): meta.json, one .pcap per capture
 // point, the proxy's events (events.jsonl, and NAME-events.jsonl for more proxies in one run),
-// and the gateway's conntrack, socket and rule snapshots.
+// the gateway's conntrack, socket and rule snapshots, and the BPF objects attached to its
+// namespace (bpf.json, from bpftool, in a run whose proxy attached a program).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +32,7 @@ struct RunRecords {
     std::vector<std::string> conntrackLines;
     std::vector<std::string> socketLines;
     std::vector<std::string> ruleLines;
+    nlohmann::ordered_json bpf;  // bpf.json: netns_ino, links, programs, counters; null if none
 };
 
 // Reads a run directory. Missing optional files (events, conntrack, sockets, rules) leave

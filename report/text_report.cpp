@@ -147,6 +147,21 @@ std::string ruleTargets(const Json& rules) {
     return summary.empty() ? "-" : summary;
 }
 
+// The steering objects in short: the routing ones name their kernel object, the BPF one its
+// link and program ("BPF link 7 -> prog 31 tplab_steer: steered 2").
+std::string steeringSummary(const Json& objects) {
+    std::string summary;
+    for (const auto& object : objects) {
+        std::string line = text(object);
+        if (auto open = line.find(" (");
+            line.rfind("BPF link ", 0) == 0 && open != std::string::npos) {
+            line.erase(open, line.find(')', open) + 1 - open);
+        }
+        summary += (summary.empty() ? "" : "; ") + line;
+    }
+    return summary.empty() ? "-" : summary;
+}
+
 // What the client told an explicit proxy, message by message, as its own wire carried it.
 void appendHandshake(std::ostringstream& out, const Json& handshake) {
     if (!handshake.is_object()) {
@@ -185,6 +200,14 @@ void appendFlow(std::ostringstream& out, const Json& flow, std::size_t number) {
     if (!in["socket"].is_null()) {
         rows.push_back({"accepted socket (ss)", text(in["socket"])});
     }
+    bool firstObject = true;
+    for (const auto& object : in.value("steered_by", Json::array())) {
+        rows.push_back({firstObject ? "steered by" : "", text(object)});
+        firstObject = false;
+    }
+    if (firstObject) {
+        rows.push_back({"steered by", "-"});
+    }
     bool first = true;
     for (const auto& rule : in["rules"]) {
         rows.push_back({first ? "rules that matched (counters)" : "", text(rule)});
@@ -218,6 +241,7 @@ void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& r
                              {"recovered by"},
                              {"NAT mapping"},
                              {"rule target"},
+                             {"steered by"},
                              {"server saw"}};
     for (const Json* run_ptr : runs) {
         const Json& run = *run_ptr;
@@ -238,7 +262,8 @@ void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& r
                                                        : text(in["recovered_by"]));
         rows[6].push_back(natSummary(in["nat"], true));
         rows[7].push_back(ruleTargets(in["rules"]));
-        rows[8].push_back(text(in["server_saw"]));
+        rows[8].push_back(steeringSummary(in.value("steered_by", Json::array())));
+        rows[9].push_back(text(in["server_saw"]));
     }
     out << "== side by side" << (family.empty() ? "" : ", " + family)
         << " (first flow of each run) ==\n";

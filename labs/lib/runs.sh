@@ -164,6 +164,56 @@ record_gateway_state() {
     record_rules "$ns" "$rundir" "$with_nft"
 }
 
+# record_bpf_state NS RUNDIR: the BPF objects attached to NS's network namespace, while the
+# proxy that attached them still runs (its link dies with it): `bpftool -j link show` filtered to
+# links whose netns_ino is NS's, `bpftool -j prog show id N` for each of their programs, and the
+# program's tplab_counters map (per CPU, summed), all in RUNDIR/bpf.json for tplab report.
+# bpftool lists every namespace's links: the inode is what tells this gateway's apart.
+record_bpf_state() {
+    local ns=$1 rundir=$2 ino
+    ino=$(ip netns exec "$ns" stat -L -c %i /proc/self/ns/net)
+    log "recording the BPF link attached to $ns (netns inode $ino), its program and counters: $rundir/bpf.json"
+    "$lab_py" - "$ino" "$rundir/bpf.json" <<'PY' | lab_indent
+import json, subprocess, sys
+ino, path = int(sys.argv[1]), sys.argv[2]
+def bpftool(*args):
+    if args[:2] != ("map", "show"):  # (map show only finds tplab_counters' id)
+        print("[host] # bpftool -j " + " ".join(args))
+    out = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True).stdout
+    return json.loads(out or "null")
+def number(v):
+    if isinstance(v, list):
+        return int.from_bytes(bytes(int(b, 16) for b in v), "little")
+    return int(v, 0) if isinstance(v, str) else int(v)
+links = [l for l in bpftool("link", "show") or [] if l.get("netns_ino") == ino]
+programs, counters = [], {}
+for link in links:
+    prog = bpftool("prog", "show", "id", str(link["prog_id"]))
+    programs.append(prog)
+    for map_id in prog.get("map_ids", []):
+        info = bpftool("map", "show", "id", str(map_id)) or {}
+        if info.get("name") != "tplab_counters":
+            continue
+        names = ["steered", "no_socket", "assign_failed"]
+        for entry in bpftool("map", "dump", "id", str(map_id)) or []:
+            entry = entry.get("formatted", entry)  # (with BTF; else hex bytes, little-endian)
+            key = number(entry.get("key"))
+            total = sum(number(v.get("value", 0)) for v in entry.get("values", []))
+            counters[names[key] if key < len(names) else str(key)] = total
+state = {"netns_ino": ino, "links": links, "programs": programs, "counters": counters}
+with open(path, "w") as f:
+    json.dump(state, f, indent=2)
+    f.write("\n")
+for link in links:
+    print(f"link {link['id']}: {link.get('type')} netns_ino {link.get('netns_ino')} "
+          f"attach_type {link.get('attach_type')} prog_id {link['prog_id']}")
+for prog in programs:
+    print(f"prog {prog['id']}: {prog.get('type')} name {prog.get('name')} tag {prog.get('tag')} "
+          f"map_ids {prog.get('map_ids')}")
+print("tplab_counters (summed over CPUs): " + (json.dumps(counters) if counters else "none"))
+PY
+}
+
 # record_sockets NS RUNDIR: the TCP and UDP sockets in NS with their processes and details
 # (ss -tanpe, ss -uanpe) to RUNDIR/sockets.txt. Take it while a proxied connection is open.
 record_sockets() {
