@@ -62,28 +62,6 @@ for l in json.load(sys.stdin):
         print(json.dumps(l))' "$1"
 }
 
-# steer_counters PROG_ID: "steered no_socket assign_failed", each summed over the CPUs, from the
-# tplab_counters map of the program PROG_ID.
-steer_counters() {
-    local map_id
-    map_id=$(bpftool -j prog show id "$1" | "$lab_py" -c '
-import json, subprocess, sys
-for m in json.load(sys.stdin).get("map_ids", []):
-    info = json.loads(subprocess.check_output(["bpftool", "-j", "map", "show", "id", str(m)]))
-    if info.get("name") == "tplab_counters":
-        print(m)')
-    [[ -n "$map_id" ]] || { printf '? ? ?\n'; return 0; }
-    bpftool -j map dump id "$map_id" | "$lab_py" -c '
-import json, sys
-sums = {}
-for e in json.load(sys.stdin):
-    e = e.get("formatted", e)
-    key = int(e["key"][0], 16) if isinstance(e["key"], list) else int(e["key"])
-    sums[key] = sum(int(v["value"][0], 16) if isinstance(v["value"], list) else int(v["value"])
-                    for v in e["values"])
-print(" ".join(str(sums.get(k, "?")) for k in range(3)))'
-}
-
 # show_netns_links INO: `bpftool link show`, only the links of the network namespace INO.
 show_netns_links() {
     local out
@@ -168,10 +146,15 @@ print(l.get("type"), l.get("attach_type"))' "$rundir/links.jsonl" 2>/dev/null ||
     prog_name[$rundir]=$(bpftool -j prog show id "${prog_id:-0}" 2>/dev/null |
         "$lab_py" -c 'import json,sys; print(json.load(sys.stdin)["name"])' || true)
     run_traffic "$rundir"
-    read -r n_steered n_nosock n_failed <<<"$(steer_counters "${prog_id:-0}")"
+    # The link, its program and tplab_counters (summed over the CPUs) into bpf.json, which the
+    # report's "steered by" row reads.
+    record_bpf_state "$ns_gw" "$rundir"
+    read -r n_steered n_nosock n_failed <<<"$("$lab_py" -c '
+import json, sys
+c = json.load(open(sys.argv[1]))["counters"]
+print(*(c.get(k, "?") for k in ("steered", "no_socket", "assign_failed")))' "$rundir/bpf.json")"
     steered[$rundir]=$n_steered
-    log "the program's counters (bpftool map dump of tplab_counters, summed over the CPUs):"
-    log "    steered $n_steered, no socket $n_nosock, assign failed $n_failed"
+    log "the program's counters: steered $n_steered, no socket $n_nosock, assign failed $n_failed"
     ns_exec "$ns_gw" sh -c 'iptables-save; ip6tables-save; nft list ruleset 2>/dev/null' |
         grep -v '^#' >"$rundir/firewall.txt" || true
     log "the gateway's firewall (iptables-save, ip6tables-save, nft list ruleset):"
