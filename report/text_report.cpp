@@ -11,6 +11,14 @@ namespace {
 using Json = nlohmann::ordered_json;
 using Row = std::vector<std::string>;
 
+// object[key], or null when the object lacks it: a const json's operator[] must not be asked
+// for a missing key (undefined behaviour; ASan saw it read past the object's storage).
+const Json& member(const Json& object, const char* key) {
+    static const Json absent;
+    auto found = object.find(key);
+    return found == object.end() ? absent : *found;
+}
+
 std::string text(const Json& value, const std::string& absent = "-") {
     if (value.is_string()) {
         return value.get<std::string>();
@@ -312,18 +320,21 @@ std::vector<std::pair<std::string, std::vector<const Json*>>> sideBySideGroups(c
 
 std::string renderTextReport(const Json& report) {
     std::ostringstream out;
-    for (const auto& run : report["runs"]) {
-        out << "== " << text(run["title"]) << " ==";
-        if (run["lab"].is_string())
-            out << "   (lab " << text(run["lab"]) << ", " << text(run["family"], "") << ")";
+    for (const auto& run : member(report, "runs")) {
+        out << "== " << text(member(run, "title")) << " ==";
+        if (member(run, "lab").is_string())  // absent from captures made outside the labs
+            out << "   (lab " << text(member(run, "lab")) << ", " << text(member(run, "family"), "")
+                << ")";
         out << "\n";
-        if (run["flows"].empty()) {
+        const Json& flows = member(run, "flows");
+        if (flows.empty()) {
+            const Json& points = member(run, "points");
             out << "no TCP connection or UDP flow was captured at "
-                << text(run["points"][0]["label"]) << "\n\n";
+                << text(points.empty() ? Json() : member(points[0], "label")) << "\n\n";
             continue;
         }
         std::size_t number = 1;
-        for (const auto& flow : run["flows"]) {
+        for (const auto& flow : flows) {
             appendFlow(out, flow, number++);
             out << "\n";
         }
