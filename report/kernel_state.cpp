@@ -8,6 +8,13 @@
 namespace tplab {
 namespace {
 
+std::optional<Endpoint> endpointFrom(const std::string& address, const std::string& port) {
+    bool v6 = address.find(':') != std::string::npos;
+    return parseEndpointLoosely((v6 ? "[" + address + "]" : address) + ":" + port);
+}
+
+}  // namespace
+
 std::vector<std::string> words(const std::string& line) {
     std::istringstream in(line);
     std::vector<std::string> result;
@@ -16,13 +23,6 @@ std::vector<std::string> words(const std::string& line) {
     }
     return result;
 }
-
-std::optional<Endpoint> endpointFrom(const std::string& address, const std::string& port) {
-    bool v6 = address.find(':') != std::string::npos;
-    return parseEndpointLoosely((v6 ? "[" + address + "]" : address) + ":" + port);
-}
-
-}  // namespace
 
 std::optional<Endpoint> parseEndpointLoosely(const std::string& text) {
     try {

@@ -35,4 +35,7 @@ std::vector<std::string> matchedRules(const std::vector<std::string>& lines);
 // "192.0.2.1:80", "[2001:db8::1]:80", "[::ffff:192.0.2.1]:80" -> Endpoint; nothing for "*:*".
 std::optional<Endpoint> parseEndpointLoosely(const std::string& text);
 
+// The whitespace-separated words of one line of a tool's output.
+std::vector<std::string> words(const std::string& line);
+
 }  // namespace tplab

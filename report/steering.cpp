@@ -2,7 +2,6 @@
 #include "steering.hpp"
 
 #include <set>
-#include <sstream>
 
 #include "kernel_state.hpp"
 
@@ -10,15 +9,6 @@ namespace tplab {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-std::vector<std::string> words(const std::string& line) {
-    std::istringstream in(line);
-    std::vector<std::string> result;
-    for (std::string word; in >> word;) {
-        result.push_back(word);
-    }
-    return result;
-}
 
 std::string joined(const std::vector<std::string>& parts, std::size_t from, std::size_t to) {
     std::string text;

@@ -10,7 +10,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     tplab::fuzz::FuzzInput input(data, size);
     tplab::RuleSpec spec;
-    spec.mode = static_cast<tplab::InterceptMode>(input.integral<std::uint8_t>() % 5);  // + SkLookup
+    spec.mode =
+        static_cast<tplab::InterceptMode>(input.integral<std::uint8_t>() % 5);  // + SkLookup
     spec.firewall = input.flag() ? tplab::Firewall::Nft : tplab::Firewall::Iptables;
     spec.proxyPort = input.integral<std::uint16_t>();
     spec.ipv4 = input.flag();
