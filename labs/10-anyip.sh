@@ -60,14 +60,7 @@ for family in "${lab_families[@]}"; do
     start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$lab_http_port" "[::]:$lab_http_port" \
         "0.0.0.0:$lab_hold_port" "[::]:$lab_hold_port"
     run_traffic "$rundir"
-    ns_exec "$ns_gw" sh -c 'iptables-save; ip6tables-save; nft list ruleset 2>/dev/null' |
-        grep -v '^#' >"$rundir/firewall.txt" || true
-    log "the gateway's firewall (iptables-save, ip6tables-save, nft list ruleset):"
-    if [[ -s "$rundir/firewall.txt" ]]; then
-        lab_indent <"$rundir/firewall.txt"
-    else
-        log "    (empty: no table, no chain, no rule)"
-    fi
+    show_firewall "$ns_gw" "$rundir"
     log "the gateway's conntrack table: $(ip netns exec "$ns_gw" conntrack -C) entries"
     log "what steered the connection, the policy rules and table $tproxy_table:"
     grep -E "lookup $tproxy_table|^local" "$rundir/rules.txt" | lab_indent || true

@@ -155,14 +155,7 @@ c = json.load(open(sys.argv[1]))["counters"]
 print(*(c.get(k, "?") for k in ("steered", "no_socket", "assign_failed")))' "$rundir/bpf.json")"
     steered[$rundir]=$n_steered
     log "the program's counters: steered $n_steered, no socket $n_nosock, assign failed $n_failed"
-    ns_exec "$ns_gw" sh -c 'iptables-save; ip6tables-save; nft list ruleset 2>/dev/null' |
-        grep -v '^#' >"$rundir/firewall.txt" || true
-    log "the gateway's firewall (iptables-save, ip6tables-save, nft list ruleset):"
-    if [[ -s "$rundir/firewall.txt" ]]; then
-        lab_indent <"$rundir/firewall.txt"
-    else
-        log "    (empty: no table, no chain, no rule)"
-    fi
+    show_firewall "$ns_gw" "$rundir"
     firewall_lines[$rundir]=$(grep -cv '^[[:space:]]*$' "$rundir/firewall.txt" || true)
     ct_count[$rundir]=$(ip netns exec "$ns_gw" conntrack -C)
     log "the gateway's conntrack table: ${ct_count[$rundir]} entries"

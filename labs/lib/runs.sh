@@ -164,6 +164,19 @@ record_gateway_state() {
     record_rules "$ns" "$rundir" "$with_nft"
 }
 
+# show_firewall NS RUNDIR: NS's whole firewall (iptables-save, ip6tables-save, nft list ruleset)
+# into RUNDIR/firewall.txt, and printed; the policy-routing labs (AnyIP, sk-lookup) expect none.
+show_firewall() {
+    ns_exec "$1" sh -c 'iptables-save; ip6tables-save; nft list ruleset 2>/dev/null' |
+        grep -v '^#' >"$2/firewall.txt" || true
+    log "the gateway's firewall (iptables-save, ip6tables-save, nft list ruleset):"
+    if [[ -s "$2/firewall.txt" ]]; then
+        lab_indent <"$2/firewall.txt"
+    else
+        log "    (empty: no table, no chain, no rule)"
+    fi
+}
+
 # record_bpf_state NS RUNDIR: the BPF objects attached to NS's network namespace, while the
 # proxy that attached them still runs (its link dies with it): `bpftool -j link show` filtered to
 # links whose netns_ino is NS's, `bpftool -j prog show id N` for each of their programs, and the
