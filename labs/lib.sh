@@ -4,6 +4,7 @@
 # Modelled on the kernel's tools/testing/selftests/net/lib.sh. Source it; labs use set -euo pipefail.
 # This file holds the tunables and the shared state; the helpers live in lib/, one file per job:
 #   lib/output.sh    log, section, pass/fail, check_*, require_tool, tplab_bin
+#   lib/machines.sh  lab_on: which machine a namespace lives on (here, or a VM over ssh)
 #   lib/jobs.sh      run, ns_exec, busywait, start_bg/stop_bg, defer
 #   lib/topology.sh  create_ns, build_topology, add_proxy_box, init_workdir, parse_lab_args, use_family
 #   lib/runs.sh      add_point, start_capture, write_meta, begin_run, run_traffic, end_run, start_proxy
@@ -18,7 +19,10 @@
 : "${LAB_OUTPUT:=}"       # keep logs and events in this directory (default: a temp dir, removed)
 : "${LAB_VERBOSE:=0}"     # 1: also show the setup commands that build the topology
 : "${LAB_PAUSE:=0}"       # 1: stop at each pause_here until Enter, to explore from another shell
+: "${LAB_HOLD:=1}"        # seconds the server holds the lab's second connection open
 : "${LAB_COLUMNS:=100}"   # the widest line the labs print (longer text and commands wrap)
+
+[[ "$LAB_HOLD" =~ ^[1-9][0-9]?$ ]] || { printf 'ERROR: LAB_HOLD must be 1-99 seconds (got %s)\n' "$LAB_HOLD" >&2; exit 2; }
 
 readonly lab_skip_code=4  # kselftest convention: 4 means skipped
 
@@ -72,6 +76,8 @@ exec 3>&1 4>&2
 # The helpers, one file per responsibility (see the list at the top), in dependency order.
 # shellcheck source=labs/lib/output.sh
 source "$lab_dir/lib/output.sh"
+# shellcheck source=labs/lib/machines.sh
+source "$lab_dir/lib/machines.sh"
 # shellcheck source=labs/lib/jobs.sh
 source "$lab_dir/lib/jobs.sh"
 # shellcheck source=labs/lib/topology.sh
@@ -84,6 +90,8 @@ source "$lab_dir/lib/rules.sh"
 source "$lab_dir/lib/report.sh"
 # shellcheck source=labs/lib/cleanup.sh
 source "$lab_dir/lib/cleanup.sh"
+
+lab_parse_machines
 
 trap cleanup EXIT
 trap 'lab_on_signal 130' INT

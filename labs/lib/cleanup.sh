@@ -14,21 +14,23 @@
 # script dies with status 2 and only the EXIT trap runs. Cleanup still happens, but keep to
 # one $(...) per command in labs (assign to a variable first) so Ctrl-C exits 130 cleanly.
 cleanup() {
-    local rc=$? pid ns i pids inside=""
+    local rc=$? pid ns i pids inside=()
     ((lab_cleaned)) && return "$rc"
     lab_cleaned=1
     trap '' INT TERM HUP  # a second Ctrl-C must not cut the cleanup short
     set +e
     # Everything running in our namespaces now, to wait for at the end (see lab_ns_kill_all).
     for ns in "${lab_ns_list[@]}"; do
-        pids=$(ip netns pids "$ns" 2>/dev/null)
-        inside+=" $pids"
+        pids=$(lab_on "$ns" ip netns pids "$ns" 2>/dev/null </dev/null)
+        for pid in $pids; do
+            inside+=("$ns $pid")
+        done
     done
     for ((i = ${#lab_deferred[@]} - 1; i >= 0; i--)); do
         eval "${lab_deferred[i]}" >/dev/null 2>&1
     done
     for pid in "${lab_pids[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
+        lab_signal_job "$pid" TERM
     done
     for pid in "${lab_pids[@]}"; do
         busywait 3 lab_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
@@ -38,11 +40,12 @@ cleanup() {
         if lab_ns_exists "$ns"; then
             lab_undo_rules "$ns"
             lab_ns_kill_all "$ns"
-            ip netns del "$ns" 2>/dev/null
+            lab_on "$ns" ip netns del "$ns" 2>/dev/null
         fi
     done
-    for pid in $inside; do
-        busywait 3 lab_pid_gone "$pid"
+    for pid in "${inside[@]}"; do
+        # shellcheck disable=SC2086  # "NS PID"
+        busywait 3 lab_ns_pid_gone $pid
     done
     if [[ -n "$lab_work" && -z "$LAB_OUTPUT" ]]; then
         rm -rf -- "$lab_work"

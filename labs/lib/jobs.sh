@@ -54,14 +54,15 @@ show_cmd() {
     printf '%s\n' "$line" >&3
 }
 
-# lab_in NS CMD...: run CMD in NS, or in the host's namespace for NS `-`.
+# lab_in NS CMD...: run CMD in NS, or in the host's namespace for NS `-` (on the machine NS lives
+# on: lab_on).
 lab_in() {
     local ns=$1
     shift
     if [[ "$ns" == - ]]; then
         "$@"
     else
-        ip netns exec "$ns" "$@"
+        lab_on "$ns" ip netns exec "$ns" "$@"
     fi
 }
 
@@ -80,7 +81,7 @@ ns_exec() {
     if [[ "$LAB_VERBOSE" == 1 ]]; then
         show_cmd "$ns" "" "$@"
     fi
-    ip netns exec "$ns" "$@"
+    lab_in "$ns" "$@"
 }
 
 # busywait TIMEOUT_SECONDS CMD...: poll CMD until it succeeds; 1 if it never does in time.
@@ -99,7 +100,7 @@ busywait() {
 # lab_port_listening NS PORT [-t|-u]: true if a TCP (-t, default) or UDP (-u) socket listens on PORT.
 lab_port_listening() {
     local ns=$1 port=$2 proto=${3:--t}
-    [[ -n "$(ip netns exec "$ns" ss -Hln "$proto" "sport = :$port" 2>/dev/null)" ]]
+    [[ -n "$(lab_in "$ns" ss -Hln "$proto" "sport = :$port" 2>/dev/null)" ]]
 }
 
 # wait_listening NS PORT [TIMEOUT]: wait until a TCP socket listens on PORT in NS.
@@ -130,11 +131,35 @@ start_bg() {
     local ns=$1 logfile=$2
     shift 2
     show_cmd "$ns" " >$logfile 2>&1 &" "$@"
-    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
     if [[ "$ns" == - ]]; then
-        timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+        lab_start_job - "" "$logfile" "$@"
     else
-        ip netns exec "$ns" timeout --kill-after=5 "$LAB_TIMEOUT" "$@" >"$logfile" 2>&1 </dev/null 9>&- &
+        lab_start_job "$ns" "$ns" "$logfile" "$@"
+    fi
+}
+
+# lab_start_job MACHINE_NS IN_NS LOGFILE CMD...: start CMD under timeout on the machine MACHINE_NS
+# lives on (`-`: here), inside IN_NS (empty: that machine's own namespace); sets bg_pid. A job on
+# another machine is its ssh process here, which lives as long as the job and ends with its exit
+# status; the job writes its pid to a file there, so that stop_bg can signal the job itself.
+lab_start_job() {
+    local machine_ns=$1 in_ns=$2 logfile=$3 pidfile
+    shift 3
+    local command=(timeout --kill-after=5 "$LAB_TIMEOUT" "$@")
+    [[ -n "$in_ns" ]] && command=(ip netns exec "$in_ns" "${command[@]}")
+    if lab_remote "$machine_ns"; then
+        lab_job_count=$((${lab_job_count:-0} + 1))
+        pidfile="/run/tplab-lab-$LAB_PREFIX-$$-$lab_job_count.pid"
+        # shellcheck disable=SC2016  # expanded on the other machine
+        command=(sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "${command[@]}")
+    fi
+    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
+    if lab_remote "$machine_ns"; then
+        lab_ssh_command "${command[@]}"
+        "${lab_ssh_argv[@]}" >"$logfile" 2>&1 </dev/null 9>&- &
+        lab_remote_job[$!]="$machine_ns $pidfile"
+    else
+        "${command[@]}" >"$logfile" 2>&1 </dev/null 9>&- &
     fi
     bg_pid=$!
     lab_pids+=("$bg_pid")
@@ -144,18 +169,32 @@ lab_pid_gone() {
     ! kill -0 "$1" 2>/dev/null
 }
 
+# lab_signal_job PID SIGNAL: send SIGNAL to a start_bg job. A job on another machine gets it
+# there (its ssh here ends when it does); KILL also ends that ssh, in case the machine is gone.
+lab_signal_job() {
+    local pid=$1 signal=$2 remote=${lab_remote_job[$1]:-}
+    if [[ -n "$remote" ]]; then
+        # shellcheck disable=SC2016
+        lab_on "${remote%% *}" sh -c 'kill -"$1" "$(cat "$2" 2>/dev/null)" 2>/dev/null' sh \
+            "$signal" "${remote#* }" </dev/null || true
+        [[ "$signal" == KILL ]] || return 0
+    fi
+    kill "-$signal" "$pid" 2>/dev/null || true
+}
+
 # stop_bg PID [SIGNAL]: send SIGNAL (default TERM) to a start_bg job and wait for it.
 # Returns the job's exit status (timeout forwards the signal to the command).
 stop_bg() {
     local pid=$1 signal=${2:-TERM} rc=0 i
-    kill "-$signal" "$pid" 2>/dev/null || true
+    lab_signal_job "$pid" "$signal"
     if ! busywait "$LAB_WAIT" lab_pid_gone "$pid"; then
-        kill -KILL "$pid" 2>/dev/null || true
+        lab_signal_job "$pid" KILL
     fi
     wait "$pid" 2>/dev/null || rc=$?
     for i in "${!lab_pids[@]}"; do
         [[ "${lab_pids[$i]}" == "$pid" ]] && unset 'lab_pids[i]'
     done
+    unset 'lab_remote_job[$pid]'
     return "$rc"
 }
 

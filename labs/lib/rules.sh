@@ -28,7 +28,7 @@ lab_undo_rules() {
         entry=${lab_applied_rules[$i]}
         [[ "${entry%% *}" == "$ns" ]] || continue
         # shellcheck disable=SC2086  # the recorded arguments are flags without spaces
-        ip netns exec "$ns" tplab rules ${entry#* } --remove >/dev/null 2>&1
+        lab_in "$ns" tplab rules ${entry#* } --remove >/dev/null 2>&1
         unset 'lab_applied_rules[i]'
     done
 }

@@ -10,12 +10,14 @@
 #   sockets.txt, rules.txt, plus client.txt (what the client printed).
 
 readonly lab_http_port=80    # the name server (HTTP; curl)
-readonly lab_hold_port=8080  # socat server that waits 1 s before it answers (holds a connection open)
+readonly lab_hold_port=8080  # socat server that waits LAB_HOLD s before it answers (holds a connection open)
 # shellcheck disable=SC2034  # read by the labs
 readonly lab_ports="$lab_http_port,$lab_hold_port"  # both, for the rules' -m multiport --dports
 
 lab_points=()        # capture points, "LABEL|NS|IFACE|LANE_A|LANE_B", in path order
-lab_capture_pid=""   # the running tplab capture
+lab_capture_pids=()  # the running tplab captures (one per machine)
+lab_capture_ready=() # their ready files
+lab_capture_files=() # their pcap files, FILE=MACHINE (- for this one), client first
 lab_capture_filter=tcp  # the BPF filter start_capture gives tplab capture (a UDP lab sets udp)
 lab_client_proxy=""  # an explicit proxy the client is configured with (socks5://ADDR:PORT), or none
 
@@ -47,46 +49,78 @@ lab_file_exists() {
 # start_capture RUNDIR [NS:IFACE...]: start `tplab capture` (lab_capture_filter) on the points, or on
 # lab_points, writing RUNDIR/NS-IFACE.pcap; returns once every point captures (the ready file),
 # so traffic sent afterwards is never missed. Runs in the host's namespace: tplab enters each
-# point's namespace itself.
+# point's namespace itself. With namespaces on other machines (LAB_MACHINES), one tplab capture
+# runs on each machine for the points there, with its own ready file and log.
 start_capture() {
-    local rundir=$1 point entry label ns ifname
+    local rundir=$1 point entry label ns ifname machine points=()
     shift
-    local ready=capture.ready log="$rundir/capture.log" args=()
     if (($# == 0)); then
         for entry in "${lab_points[@]}"; do
             IFS='|' read -r label ns ifname _ <<<"$entry"
-            args+=(--at "$ns:$ifname")
+            points+=("$ns:$ifname")
         done
     else
-        for point in "$@"; do
-            args+=(--at "$point")
-        done
+        points=("$@")
     fi
+    # One tplab capture per machine: its --at options, and a namespace that lives there.
+    local -A args_on=() ns_on=()
+    lab_capture_files=()
+    for point in "${points[@]}"; do
+        lab_locate "${point%%:*}"
+        machine=${lab_host:--}
+        args_on[$machine]+=" --at $point"
+        ns_on[$machine]=${point%%:*}
+        lab_capture_files+=("$rundir/${point%%:*}-${point#*:}.pcap=$machine")
+    done
     mkdir -p "$rundir"
-    rm -f "$ready"
-    start_bg - "$log" tplab capture "${args[@]}" -o "$rundir" -f "$lab_capture_filter" --ready-file "$ready"
-    lab_capture_pid=$bg_pid
-    if ! busywait "$LAB_WAIT" lab_file_exists "$ready"; then
-        cat "$log" >&2
-        die "tplab capture did not get ready"
-    fi
+    lab_capture_pids=()
+    lab_capture_ready=()
+    local log ready at_args
+    for machine in "${!args_on[@]}"; do
+        read -ra at_args <<<"${args_on[$machine]}"
+        log="$rundir/capture.log" ready=capture.ready
+        [[ "$machine" == - ]] || log="$rundir/capture.$machine.log" ready="capture.$machine.ready"
+        rm -f "$ready"
+        lab_capture_ready+=("$ready")
+        set -- tplab capture "${at_args[@]}" -o "$rundir" -f "$lab_capture_filter" --ready-file "$ready"
+        if [[ "$machine" == - ]]; then
+            start_bg - "$log" "$@"
+        else
+            show_cmd "$machine" " >$log 2>&1 &" "$@"
+            lab_start_job "${ns_on[$machine]}" "" "$log" "$@"
+        fi
+        lab_capture_pids+=("$bg_pid")
+        if ! busywait "$LAB_WAIT" lab_file_exists "$ready"; then
+            cat "$log" >&2
+            die "tplab capture did not get ready"
+        fi
+    done
 }
 
 # stop_capture: let the last packets arrive, stop tplab capture with SIGTERM, show its table.
 stop_capture() {
-    local pid=$lab_capture_pid rc=0
-    [[ -n "$pid" ]] || return 0
+    local pid rc
     sleep 0.1
-    stop_bg "$pid" TERM || rc=$?
-    lab_capture_pid=""
-    rm -f capture.ready
-    ((rc == 0)) || log "tplab capture exited with status $rc"
+    for pid in "${lab_capture_pids[@]}"; do
+        rc=0
+        stop_bg "$pid" TERM || rc=$?
+        ((rc == 0)) || log "tplab capture exited with status $rc"
+    done
+    rm -f "${lab_capture_ready[@]}"
+    if ((${#lab_capture_pids[@]} > 1)); then
+        log "the machines' clocks differ: aligning the captures on the frames both ends of a wire saw"
+        "$lab_py" "$lab_dir/lib/align_clocks.py" "${lab_capture_files[@]}" | lab_indent
+    fi
+    lab_capture_pids=()
+    lab_capture_ready=()
 }
 
-# show_capture_table RUNDIR: the table tplab capture printed when it stopped.
+# show_capture_table RUNDIR: the table tplab capture printed when it stopped (one per machine).
 show_capture_table() {
-    local log="$1/capture.log"
-    [[ -f "$log" ]] && grep -v '^tplab: capturing' "$log" | lab_indent
+    local log
+    for log in "$1"/capture.log "$1"/capture.*.log; do
+        [[ -f "$log" ]] && { grep -v '^tplab: capturing' "$log" | lab_indent || true; }
+    done
     return 0
 }
 
@@ -116,7 +150,7 @@ lab_ns_state() {
     shift
     lab_quote "$@"
     printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "$lab_quoted"
-    ip netns exec "$ns" "$@" 2>&1 || true
+    lab_in "$ns" "$@" 2>&1 || true
 }
 
 # record_rules NS RUNDIR [nft]: append NS's firewall rules with their counters (iptables-save -c,
@@ -133,9 +167,9 @@ record_rules() {
         lab_ns_state "$ns" ip rule
         lab_ns_state "$ns" ip -6 rule
         printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "ip -4 route show table all | grep -v '^local.*table local'"
-        ip netns exec "$ns" ip -4 route show table all | grep -v '^local.*table local' || true
+        lab_in "$ns" ip -4 route show table all | grep -v '^local.*table local' || true
         printf '### [%s] %s\n' "${ns#"${LAB_PREFIX}"-}" "ip -6 route show table all | grep -v '^local.*table local'"
-        ip netns exec "$ns" ip -6 route show table all | grep -v '^local.*table local' || true
+        lab_in "$ns" ip -6 route show table all | grep -v '^local.*table local' || true
     } >>"$rundir/rules.txt"
 }
 
@@ -148,8 +182,8 @@ record_conntrack() {
         return 0
     fi
     {
-        ip netns exec "$ns" conntrack -L -f ipv4 2>/dev/null || true
-        ip netns exec "$ns" conntrack -L -f ipv6 2>/dev/null || true
+        lab_in "$ns" conntrack -L -f ipv4 2>/dev/null || true
+        lab_in "$ns" conntrack -L -f ipv6 2>/dev/null || true
     } >"$file"
 }
 
@@ -184,9 +218,10 @@ show_firewall() {
 # bpftool lists every namespace's links: the inode is what tells this gateway's apart.
 record_bpf_state() {
     local ns=$1 rundir=$2 ino
-    ino=$(ip netns exec "$ns" stat -L -c %i /proc/self/ns/net)
+    ino=$(lab_in "$ns" stat -L -c %i /proc/self/ns/net)
     log "recording the BPF link attached to $ns (netns inode $ino), its program and counters: $rundir/bpf.json"
-    "$lab_py" - "$ino" "$rundir/bpf.json" <<'PY' | lab_indent
+    # (on the gateway's machine, where the link is: bpftool lists that kernel's objects)
+    lab_on "$ns" "$lab_py" - "$ino" "$rundir/bpf.json" <<'PY' | lab_indent
 import json, subprocess, sys
 ino, path = int(sys.argv[1]), sys.argv[2]
 def bpftool(*args):
@@ -234,14 +269,14 @@ record_sockets() {
     log "recording $ns's sockets while the held connection is open: $rundir/sockets.txt"
     {
         # (stderr dropped: ss -e complains "Failed to find cgroup2 mount" where there is none)
-        ip netns exec "$ns" ss -tanpe 2>/dev/null || true
-        ip netns exec "$ns" ss -uanpe 2>/dev/null || true
+        lab_in "$ns" ss -tanpe 2>/dev/null || true
+        lab_in "$ns" ss -uanpe 2>/dev/null || true
     } >"$rundir/sockets.txt"
 }
 
 lab_established() {
     local ns=$1 port=$2
-    [[ -n "$(ip netns exec "$ns" ss -Htn state established "sport = :$port" 2>/dev/null)" ]]
+    [[ -n "$(lab_in "$ns" ss -Htn state established "sport = :$port" 2>/dev/null)" ]]
 }
 
 lab_held_or_gone() {
@@ -257,15 +292,16 @@ wait_bg() {
 }
 
 # start_lab_servers NS LOGDIR: the servers the run traffic goes to, in NS: the HTTP name server
-# on port 80 and a socat server on 8080 that waits 1 s, then answers "served by NAME" and
-# closes. NAME is the namespace without the prefix; logs go to LOGDIR/NAME.http.log and .hold.log.
+# on port 80 and a socat server on 8080 that waits LAB_HOLD seconds (default 1), then answers
+# "served by NAME" and closes. NAME is the namespace without the prefix; logs go to
+# LOGDIR/NAME.http.log and .hold.log.
 start_lab_servers() {
     local ns=$1 logdir=$2 name
     name=${ns#"${LAB_PREFIX}"-}
     mkdir -p "$logdir"
     start_name_server "$ns" "$name" "$lab_http_port" "$logdir/$name.http.log"
     start_bg "$ns" "$logdir/$name.hold.log" socat -d -d \
-        "TCP6-LISTEN:$lab_hold_port,ipv6only=0,fork,reuseaddr" "SYSTEM:sleep 1; echo served by $name"
+        "TCP6-LISTEN:$lab_hold_port,ipv6only=0,fork,reuseaddr" "SYSTEM:sleep $LAB_HOLD; echo served by $name"
     wait_listening "$ns" "$lab_hold_port" || { cat "$logdir/$name.hold.log" >&2; die "socat in $ns did not listen"; }
 }
 
@@ -282,22 +318,22 @@ send_lab_traffic() {
     [[ "$dest" == *:* ]] && socat_addr=TCP6
     [[ -n "$lab_client_proxy" ]] && proxy_opt=(--proxy "$lab_client_proxy")
     : >"$rundir/client.txt"
-    run "$ns_client" curl "${proxy_opt[@]}" -sS --max-time 5 \
+    run "$ns_client" curl "${proxy_opt[@]}" -sS --max-time $((LAB_HOLD + 4)) \
         -w 'curl: connected to %{remote_ip}:%{remote_port}\n' "http://$host:$lab_http_port/" \
         >>"$rundir/client.txt" 2>&1 || true
     if [[ -n "$lab_client_proxy" ]]; then
-        start_bg "$ns_client" "$rundir/hold.out" curl "${proxy_opt[@]}" -sS --max-time 5 \
+        start_bg "$ns_client" "$rundir/hold.out" curl "${proxy_opt[@]}" -sS --max-time $((LAB_HOLD + 4)) \
             "telnet://$host:$lab_hold_port"
     else
         start_bg "$ns_client" "$rundir/hold.out" socat -u "$socat_addr:$host:$lab_hold_port,connect-timeout=3" STDOUT
     fi
     hold_pid=$bg_pid
-    busywait 3 lab_held_or_gone "$ns_server" "$lab_hold_port" "$hold_pid" || true
+    busywait $((LAB_HOLD + 2)) lab_held_or_gone "$ns_server" "$lab_hold_port" "$hold_pid" || true
     if ! lab_established "$ns_server" "$lab_hold_port"; then
         log "(the held connection did not reach the server)"
     fi
     record_sockets "$sockets_ns" "$rundir"
-    wait_bg "$hold_pid" 5 || rc=$?
+    wait_bg "$hold_pid" $((LAB_HOLD + 4)) || rc=$?
     cat "$rundir/hold.out" >>"$rundir/client.txt"
     printf 'socat: exit status %s\n' "$rc" >>"$rundir/client.txt"
     rm -f "$rundir/hold.out"
@@ -322,7 +358,7 @@ teardown_ns() {
         if lab_ns_exists "$ns"; then
             lab_undo_rules "$ns"
             lab_ns_kill_all "$ns"
-            ip netns del "$ns" 2>/dev/null || true
+            lab_on "$ns" ip netns del "$ns" 2>/dev/null || true
         fi
         for i in "${!lab_ns_list[@]}"; do
             [[ "${lab_ns_list[$i]}" == "$ns" ]] && unset 'lab_ns_list[i]'

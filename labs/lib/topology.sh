@@ -9,15 +9,15 @@
 # each of them is gone from the process table.
 lab_ns_kill_all() {
     local ns=$1 pids pid
-    pids=$(ip netns pids "$ns" 2>/dev/null || true)
+    pids=$(lab_on "$ns" ip netns pids "$ns" 2>/dev/null || true)
     [[ -z "$pids" ]] && return 0
     # shellcheck disable=SC2086  # one pid per word
-    kill -TERM $pids 2>/dev/null || true
+    lab_on "$ns" kill -TERM $pids 2>/dev/null || true
     if ! busywait 3 lab_ns_empty "$ns"; then
-        pids=$(ip netns pids "$ns" 2>/dev/null || true)
+        pids=$(lab_on "$ns" ip netns pids "$ns" 2>/dev/null || true)
         if [[ -n "$pids" ]]; then
             # shellcheck disable=SC2086
-            kill -KILL $pids 2>/dev/null || true
+            lab_on "$ns" kill -KILL $pids 2>/dev/null || true
         fi
         busywait 3 lab_ns_empty "$ns" || true
     fi
@@ -25,19 +25,24 @@ lab_ns_kill_all() {
     # reaps it. The child of a killed parent (socat's per-connection fork and its shell) is reaped
     # by init instead, and on some machines init takes a second or two: wait for that too.
     for pid in $pids; do
-        busywait 3 lab_pid_gone "$pid" || true
+        busywait 3 lab_ns_pid_gone "$ns" "$pid" || true
     done
 }
 
 lab_ns_empty() {
-    [[ -z "$(ip netns pids "$1" 2>/dev/null || true)" ]]
+    [[ -z "$(lab_on "$1" ip netns pids "$1" 2>/dev/null || true)" ]]
+}
+
+# lab_ns_pid_gone NS PID: true if PID is gone from the process table of the machine NS lives on.
+lab_ns_pid_gone() {
+    ! lab_on "$1" kill -0 "$2" 2>/dev/null
 }
 
 lab_ns_exists() {
     local name rest
     while read -r name rest; do
         [[ "$name" == "$1" ]] && return 0
-    done < <(ip netns list 2>/dev/null)
+    done < <(lab_on "$1" ip netns list 2>/dev/null </dev/null)
     return 1
 }
 
@@ -65,11 +70,11 @@ create_ns() {
         if lab_ns_exists "$ns"; then
             log "removing stale namespace $ns"
             lab_ns_kill_all "$ns"
-            ip netns del "$ns"
+            lab_on "$ns" ip netns del "$ns"
         fi
         lab_ns_list+=("$ns")
-        ip netns add "$ns"
-        ip -n "$ns" link set lo up
+        lab_on "$ns" ip netns add "$ns"
+        lab_on "$ns" ip -n "$ns" link set lo up
         # Before any link exists, so every interface inherits it: without DAD the link-local
         # addresses are not "tentative", and the first IPv6 connection does not wait ~1 s for
         # neighbour discovery. (add_addr's nodad does the same for the global addresses.)
@@ -78,9 +83,20 @@ create_ns() {
 }
 
 # add_link NS_A IF_A NS_B IF_B: a veth pair from IF_A in NS_A to IF_B in NS_B, both up.
-# Created directly inside the namespaces, so the names never clash with the host's.
+# Created directly inside the namespaces, so the names never clash with the host's. Between two
+# machines (LAB_MACHINES) the wire that joins them takes the veth pair's place: each machine's NIC
+# on it moves into its namespace under the name IF_A or IF_B.
 add_link() {
     local ns_a=$1 if_a=$2 ns_b=$3 if_b=$4
+    if lab_link_ends "$ns_a" "$ns_b"; then
+        if [[ "$LAB_VERBOSE" == 1 ]]; then
+            printf '# ip link set NIC netns %s name %s (%s), and %s in %s (%s)\n' \
+                "$ns_a" "$if_a" "$lab_mac_a" "$if_b" "$ns_b" "$lab_mac_b" >&3
+        fi
+        lab_plug_nic "$ns_a" "$lab_mac_a" "$if_a"
+        lab_plug_nic "$ns_b" "$lab_mac_b" "$if_b"
+        return
+    fi
     if [[ "$LAB_VERBOSE" == 1 ]]; then
         printf '# ip -n %s link add %s type veth peer name %s netns %s\n' \
             "$ns_a" "$if_a" "$if_b" "$ns_b" >&3
@@ -88,9 +104,9 @@ add_link() {
     # Created inside ns_a, not in the root namespace and moved: Linux 6.1 (Debian 12) checks
     # the first name against the namespace it is created in, so `eth0` fails with "File
     # exists" on a host (or VM) that has an eth0 of its own.
-    ip -n "$ns_a" link add "$if_a" type veth peer name "$if_b" netns "$ns_b"
-    ip -n "$ns_a" link set "$if_a" up
-    ip -n "$ns_b" link set "$if_b" up
+    lab_on "$ns_a" ip -n "$ns_a" link add "$if_a" type veth peer name "$if_b" netns "$ns_b"
+    lab_on "$ns_a" ip -n "$ns_a" link set "$if_a" up
+    lab_on "$ns_b" ip -n "$ns_b" link set "$if_b" up
 }
 
 # add_addr NS IF CIDR...: add the addresses; IPv6 ones with nodad, so they are usable at once.
@@ -377,7 +393,7 @@ endpoint() {
 iface_addr() {
     local ns=$1 ifname=$2 family=$3 flag=-4
     [[ "$family" == ipv6 ]] && flag=-6
-    ip -n "$ns" -j "$flag" addr show dev "$ifname" scope global | "$lab_py" -c '
+    lab_on "$ns" ip -n "$ns" -j "$flag" addr show dev "$ifname" scope global | "$lab_py" -c '
 import json, sys
 for link in json.load(sys.stdin):
     for a in link.get("addr_info", []):
@@ -387,7 +403,7 @@ for link in json.load(sys.stdin):
 # route_src NS DEST: the source address the kernel in NS picks to reach DEST (`ip route get`).
 route_src() {
     local ns=$1 dest=$2
-    ip -n "$ns" -j route get "$dest" | "$lab_py" -c '
+    lab_on "$ns" ip -n "$ns" -j route get "$dest" | "$lab_py" -c '
 import json, sys
 r = json.load(sys.stdin)
 print(r[0].get("prefsrc", "") if r else "")'
