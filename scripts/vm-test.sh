@@ -44,27 +44,16 @@ step() { # step NAME: close the previous step's timing and announce the next
     return 0
 }
 
-work=$(mktemp -d /tmp/tplab-vm.XXXXXX)
-qemu_pid=
+# shellcheck source=scripts/vm/boot.sh
+source "$repo/scripts/vm/boot.sh"
+vm_work=$(mktemp -d /tmp/tplab-vm.XXXXXX)
+work=$vm_work
 cleanup() {
     local rc=$?
-    stop_ssh_master
-    if [[ -n $qemu_pid ]] && kill -0 "$qemu_pid" 2>/dev/null; then
-        kill "$qemu_pid" 2>/dev/null || true
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 0.5; done
-        kill -9 "$qemu_pid" 2>/dev/null || true
-    fi
-    [[ $rc -ne 0 && -f $work/console.log ]] && { echo "vm-test: last lines of the guest console:" >&2; tail -15 "$work/console.log" >&2; }
+    vm_stop_all
+    [[ $rc -ne 0 && -f $work/tplab-vm.console.log ]] && { echo "vm-test: last lines of the guest console:" >&2; tail -15 "$work/tplab-vm.console.log" >&2; }
     rm -rf "$work"
     exit "$rc"
-}
-# stop_ssh_master: end the shared ssh connection's background process, if one was started.
-stop_ssh_master() {
-    [[ -S $work/ssh-master ]] || return 0
-    local control=(-o "ControlPath=$work/ssh-master") pid
-    pid=$(ssh "${control[@]}" -O check root@127.0.0.1 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
-    ssh "${control[@]}" -O exit root@127.0.0.1 >/dev/null 2>&1 || true
-    [[ -n $pid ]] && kill "$pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -73,42 +62,17 @@ trap 'exit 143' TERM
 step "build or reuse the image"
 box_args=()
 ((quick)) && box_args=(--slim)
-image=$("$repo/scripts/vm/build-box.sh" "${box_args[@]}" | tail -1)
-accel=${TPLAB_VM_ACCEL:-$(cat "$image/accel")}
-case $accel in
-kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
-*) echo "vm-test: TPLAB_VM_ACCEL must be kvm or tcg (got $accel)" >&2; exit 2 ;;
-esac
+vm_image=$("$repo/scripts/vm/build-box.sh" "${box_args[@]}" | tail -1)
+image=$vm_image
+vm_accel_args
 
-step "boot ($accel) until ssh answers"
-qemu-img create -q -f qcow2 -b "$image/disk.qcow2" -F qcow2 "$work/overlay.qcow2"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-qemu-system-x86_64 "${accel_args[@]}" -smp "${TPLAB_VM_SMP:-2}" -m "${TPLAB_VM_MEMORY:-2048}" \
-    -nodefaults -display none -serial "file:$work/console.log" \
-    -kernel "$image/vmlinuz" -initrd "$image/initrd.img" -append "$(cat "$image/cmdline")" \
-    -drive "file=$work/overlay.qcow2,if=virtio,format=qcow2" \
-    -device virtio-rng-pci \
-    -netdev "user,id=net0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net-pci,netdev=net0 \
-    >"$work/qemu.log" 2>&1 &
-qemu_pid=$!
-
-# One ssh connection, shared by every command (ControlMaster): under software emulation each new
-# connection's key exchange costs the guest seconds.
-ssh_args=(-i "$(dirname "$image")/id_ed25519" -p "$port" -o BatchMode=yes -o ConnectTimeout=10
-    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR
-    -o ControlMaster=auto -o "ControlPath=$work/ssh-master" -o ControlPersist=yes)
-guest() { ssh "${ssh_args[@]}" root@127.0.0.1 "$@"; }
-
-deadline=$((SECONDS + ${TPLAB_VM_BOOT_TIMEOUT:-300}))
-until guest true 2>/dev/null; do
-    kill -0 "$qemu_pid" 2>/dev/null || { echo "vm-test: QEMU exited during boot:" >&2; cat "$work/qemu.log" >&2; exit 1; }
-    ((SECONDS < deadline)) || { echo "vm-test: no ssh after ${TPLAB_VM_BOOT_TIMEOUT:-300} s" >&2; exit 1; }
-    sleep 2
-done
+step "boot ($vm_accel) until ssh answers"
+vm_boot tplab-vm "${TPLAB_VM_SMP:-2}" "${TPLAB_VM_MEMORY:-2048}"
+guest() { vm_ssh tplab-vm "$@"; }
+vm_wait_ssh tplab-vm "${TPLAB_VM_BOOT_TIMEOUT:-300}"
 
 step "copy the tree and tplab in"
-tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./lab-output --exclude=./vm-output \
+tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./lab-output --exclude='./vm-output*' \
     -cf - . | guest 'rm -rf /root/tplab && mkdir -p /root/tplab/build/cli && tar -xf - -C /root/tplab'
 # Without its debug information (tens of MB in a RelWithDebInfo build) it copies in seconds.
 strip --strip-debug -o "$work/tplab" "$tplab" 2>/dev/null || cp "$tplab" "$work/tplab"
@@ -149,10 +113,8 @@ guest 'tar -C /root/out -cf - .' | tar -xf - -C "$out"
 cp "$work"/*.log "$out/"
 
 step "shut the VM down"
-guest 'systemctl poweroff' >/dev/null 2>&1 || true
-for _ in $(seq 60); do kill -0 "$qemu_pid" 2>/dev/null || break; sleep 1; done
-kill -0 "$qemu_pid" 2>/dev/null && echo "vm-test: the guest did not power off in 60 s: killing QEMU" >&2
-cp "$work/console.log" "$out/console.log"
+vm_poweroff tplab-vm
+cp "$work/tplab-vm.console.log" "$out/console.log"
 step ""
 
 pcaps=0
