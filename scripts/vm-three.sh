@@ -40,10 +40,11 @@ done
 tplab=${TPLAB:-$repo/build/cli/tplab}
 [[ -x $tplab ]] || { echo "vm-three: no tplab binary at $tplab: build it first (scripts/build.sh) or set TPLAB" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "vm-three: run as root (QEMU shares folders as root; mmdebstrap builds the image)" >&2; exit 1; }
-mkdir -p "$out"
-out=$(readlink -f "$out")
+out=$(realpath -m -- "$out")
 [[ $out =~ ^/[A-Za-z0-9._/-]+$ ]] || { echo "vm-three: --out must be a plain path (letters, digits, . _ - /): $out" >&2; exit 2; }
+tplab=$(realpath -- "$tplab")
 [[ $tplab == "$repo"/* ]] || { echo "vm-three: TPLAB must be inside $repo (it is shared with the VMs from there)" >&2; exit 2; }
+mkdir -p "$out"
 
 # shellcheck source=scripts/vm/boot.sh
 source "$repo/scripts/vm/boot.sh"
