@@ -141,7 +141,7 @@ start_bg() {
 # lab_start_job MACHINE_NS IN_NS LOGFILE CMD...: start CMD under timeout on the machine MACHINE_NS
 # lives on (`-`: here), inside IN_NS (empty: that machine's own namespace); sets bg_pid. A job on
 # another machine is its ssh process here, which lives as long as the job and ends with its exit
-# status; the job writes its pid to a file there, so that stop_bg can signal the job itself.
+# status; its pid is in a file there while it runs, so that stop_bg can signal the job itself.
 lab_start_job() {
     local machine_ns=$1 in_ns=$2 logfile=$3 pidfile
     shift 3
@@ -151,7 +151,8 @@ lab_start_job() {
         lab_job_count=$((${lab_job_count:-0} + 1))
         pidfile="/run/tplab-lab-$LAB_PREFIX-$$-$lab_job_count.pid"
         # shellcheck disable=SC2016  # expanded on the other machine
-        command=(sh -c 'echo $$ >"$1"; shift; exec "$@"' sh "$pidfile" "${command[@]}")
+        command=(sh -c 'f=$1; shift; "$@" & echo $! >"$f"; wait $!; s=$?; rm -f "$f"; exit $s' \
+            sh "$pidfile" "${command[@]}")
     fi
     # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
     if lab_remote "$machine_ns"; then
