@@ -50,6 +50,7 @@ vm_work=$(mktemp -d /tmp/tplab-vm.XXXXXX)
 work=$vm_work
 cleanup() {
     local rc=$?
+    set +e  # every step of the cleanup runs, whatever fails before it
     vm_stop_all
     [[ $rc -ne 0 && -f $work/tplab-vm.console.log ]] && { echo "vm-test: last lines of the guest console:" >&2; tail -15 "$work/tplab-vm.console.log" >&2; }
     rm -rf "$work"
@@ -72,8 +73,17 @@ guest() { vm_ssh tplab-vm "$@"; }
 vm_wait_ssh tplab-vm "${TPLAB_VM_BOOT_TIMEOUT:-300}"
 
 step "copy the tree and tplab in"
-tar -C "$repo" --exclude=./.git --exclude=./build --exclude=./lab-output --exclude='./vm-output*' \
-    -cf - . | guest 'rm -rf /root/tplab && mkdir -p /root/tplab/build/cli && tar -xf - -C /root/tplab'
+# The files git knows (tracked, or new and not ignored): never build trees, outputs or captures.
+tree_files() {
+    if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
+        git -C "$repo" ls-files -z --cached --others --exclude-standard
+    else
+        find . -path ./.git -prune -o -path './build*' -prune -o -path ./lab-output -prune \
+            -o -path './vm-output*' -prune -o -type f -print0
+    fi
+}
+(cd "$repo" && tree_files | tar --null -T - -cf -) |
+    guest 'rm -rf /root/tplab && mkdir -p /root/tplab/build/cli && tar -xf - -C /root/tplab'
 # Without its debug information (tens of MB in a RelWithDebInfo build) it copies in seconds.
 strip --strip-debug -o "$work/tplab" "$tplab" 2>/dev/null || cp "$tplab" "$work/tplab"
 guest 'cat >/root/tplab/build/cli/tplab && chmod 755 /root/tplab/build/cli/tplab' <"$work/tplab"

@@ -64,6 +64,7 @@ vm_work=$(mktemp -d /tmp/tplab-vm3.XXXXXX)
 lab_pid=
 cleanup() {
     local rc=$?
+    set +e  # every step of the cleanup runs, whatever fails before it
     # An interrupted lab first cleans up in the VMs (it handles TERM), then the VMs go.
     if [[ -n $lab_pid ]] && kill -0 "$lab_pid" 2>/dev/null; then
         kill -TERM "$lab_pid" 2>/dev/null || true

@@ -99,7 +99,8 @@ vm_stop_all() {
     local name pid
     for name in "${vm_names[@]}"; do
         if [[ -S $vm_work/ssh-$name ]]; then
-            pid=$(ssh -F "$vm_work/ssh_config" -O check "$name" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+            # (|| true: under set -e a dead master would end the cleanup here, leaving files)
+            pid=$(ssh -F "$vm_work/ssh_config" -O check "$name" 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p') || true
             ssh -F "$vm_work/ssh_config" -O exit "$name" >/dev/null 2>&1 || true
             if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; fi
         fi
