@@ -155,7 +155,7 @@ std::vector<SteeredPrefix> steeredPrefixesOf(const ProxyCommandOptions& cli) {
     }
     if (cli.mode != "sk-lookup") {
         throw UsageError("--prefix is for --mode sk-lookup, not " + cli.mode +
-                         " (the rules choose the destinations there: tplab rules)");
+                         " (in the other modes the rules decide what is intercepted)");
     }
     std::set<SteeredPrefix> unique;
     for (const auto& text : cli.steeredPrefixes) {
@@ -383,7 +383,7 @@ Command setupProxyCommand(CLI::App& parent) {
                     "services on --dport reachable (docs/sk-lookup.md)")
         ->type_name("CIDR")
         ->delimiter(',')
-        ->check(CLI::Validator(checkPrefix, "CIDR", "prefix"));
+        ->check(CLI::Validator(checkPrefix, "", "prefix"));
     app->add_option("--listen", cli->listen,
                     "Address to listen on: 0.0.0.0:15001, [::]:15001 (dual-stack), "
                     "[2001:db8::1]:80. Repeat to listen on several")

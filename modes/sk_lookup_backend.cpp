@@ -39,9 +39,10 @@ void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOpt
                        (port.protocol == IPPROTO_UDP ? "udp " : "tcp ") + std::to_string(port.port);
         }
         log::info(
-            "sk-lookup mode: BPF program tplab_steer attached to this network namespace "
-            "(link " +
-            std::to_string(program_->linkId()) + "), steering " + steered + " to " +
+            "sk-lookup mode: BPF program tplab_steer attached to this network namespace (link " +
+            std::to_string(program_->linkId()) + ")");
+        log::info(
+            "sk-lookup mode: steering " + steered + " to " +
             (prefixes_ == everyDestination() ? "every destination" : describePrefixes(prefixes_)));
     }
     auto v4 = udp ? SteeringSlot::UdpV4 : SteeringSlot::TcpV4;
