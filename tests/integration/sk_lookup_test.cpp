@@ -181,7 +181,7 @@ TEST_F(SkLookupOnly, TheDoctorSeesTheLinkAndTheListenerAndNamesWhatIsMissing) {
 // --prefix: the program steers only connections whose destination lies in a prefix; the rest
 // go on to the kernel's usual lookup. The gateway runs a service of its own on port 80, a
 // steered port, answering on every address it has (a dual-stack wildcard listener).
-class SkLookupPrefix : public ::testing::TestWithParam<Family> {
+class SkLookupWithPrefix : public ::testing::TestWithParam<Family> {
   protected:
     void SetUp() override {
         if (auto reason = NetnsTopology::unavailableReason(); !reason.empty()) {
@@ -226,7 +226,7 @@ class SkLookupPrefix : public ::testing::TestWithParam<Family> {
     Process gatewayService;  // declared after lab: stopped before the namespaces go
 };
 
-TEST_P(SkLookupPrefix, AConnectionIntoThePrefixIsSteeredAndRelayed) {
+TEST_P(SkLookupWithPrefix, AConnectionIntoThePrefixIsSteeredAndRelayed) {
     start(/*withPrefix=*/true);
     auto served = curlServer();
     ASSERT_EQ(served.output, "served by server\n") << lab->proxyLog();
@@ -243,7 +243,7 @@ TEST_P(SkLookupPrefix, AConnectionIntoThePrefixIsSteeredAndRelayed) {
         << lab->proxyLog();
 }
 
-TEST_P(SkLookupPrefix, TheGatewaysOwnServiceOnASteeredPortStaysReachableOutsideThePrefix) {
+TEST_P(SkLookupWithPrefix, TheGatewaysOwnServiceOnASteeredPortStaysReachableOutsideThePrefix) {
     start(/*withPrefix=*/true);
     // The client dials the gateway's own address on port 80: local, port steered, but the
     // destination is in no prefix, so the kernel's own lookup finds the gateway's service.
@@ -264,7 +264,7 @@ TEST_P(SkLookupPrefix, TheGatewaysOwnServiceOnASteeredPortStaysReachableOutsideT
 
 // The limitation --prefix lifts: without it the program steers every destination, the gateway's
 // own addresses too, and the proxy's loop guard refuses what it cannot relay anywhere else.
-TEST_P(SkLookupPrefix, WithoutPrefixTheGatewaysOwnServiceOnASteeredPortIsTakenByTheProxy) {
+TEST_P(SkLookupWithPrefix, WithoutPrefixTheGatewaysOwnServiceOnASteeredPortIsTakenByTheProxy) {
     start(/*withPrefix=*/false);
     EXPECT_NE(readFrom(lab->net().client(), at().gatewayClientSide), "served by gateway");
     EXPECT_NE(readFrom(lab->net().gateway(), loopback()), "served by gateway");
@@ -279,7 +279,7 @@ std::string familyName(const ::testing::TestParamInfo<Family>& param) {
     return param.param == Family::Ipv4 ? "ipv4" : "ipv6";
 }
 
-INSTANTIATE_TEST_SUITE_P(, SkLookupPrefix, ::testing::Values(Family::Ipv4, Family::Ipv6),
+INSTANTIATE_TEST_SUITE_P(, SkLookupWithPrefix, ::testing::Values(Family::Ipv4, Family::Ipv6),
                          familyName);
 
 }  // namespace
