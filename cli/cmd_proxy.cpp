@@ -1,8 +1,10 @@
 // `tplab proxy`: run the proxy: transparent (redirect, tproxy) or explicit (socks5,
 // http-connect), optionally through a next SOCKS5 proxy (--upstream socks5://).
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <memory>
@@ -50,8 +52,9 @@ struct ProxyCommandOptions {
     std::string socksUser;
     std::string socksPasswordFile;
     std::string upstream;
-    std::string sendProxy;                    // "", v1, v2
-    std::vector<std::uint16_t> steeredPorts;  // sk-lookup: --dport
+    std::string sendProxy;                     // "", v1, v2
+    std::vector<std::uint16_t> steeredPorts;   // sk-lookup: --dport
+    std::vector<std::string> steeredPrefixes;  // sk-lookup: --prefix
 };
 
 bool isExplicitMode(const std::string& mode) {
@@ -134,6 +137,40 @@ std::vector<SteeredPort> steeredPortsOf(const ProxyCommandOptions& cli) {
         }
     }
     return ports;
+}
+
+std::string checkPrefix(const std::string& text) {
+    try {
+        parseSteeredPrefix(text);
+        return "";
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+}
+
+// sk-lookup's --prefix: the destinations its BPF program steers; none given means all of them.
+std::vector<SteeredPrefix> steeredPrefixesOf(const ProxyCommandOptions& cli) {
+    if (cli.steeredPrefixes.empty()) {
+        return {};
+    }
+    if (cli.mode != "sk-lookup") {
+        throw UsageError("--prefix is for --mode sk-lookup, not " + cli.mode +
+                         " (in the other modes the rules decide what is intercepted)");
+    }
+    std::set<SteeredPrefix> unique;
+    for (const auto& text : cli.steeredPrefixes) {
+        unique.insert(parseSteeredPrefix(text));
+    }
+    for (int family : {AF_INET, AF_INET6}) {
+        auto count = std::count_if(unique.begin(), unique.end(),
+                                   [&](const SteeredPrefix& p) { return p.family == family; });
+        if (static_cast<std::size_t>(count) > kMaxSteeredPrefixes) {
+            throw UsageError("--prefix: at most " + std::to_string(kMaxSteeredPrefixes) + " " +
+                             (family == AF_INET ? "IPv4" : "IPv6") +
+                             " prefixes, the size of the BPF prefix map");
+        }
+    }
+    return {unique.begin(), unique.end()};
 }
 
 Clock::duration seconds(double value) {
@@ -281,7 +318,8 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
                          " mode proxies TCP only (no UDP ASSOCIATE)");
     }
     SocketApi api;
-    auto backend = makeBackend(cli.mode, api, {credentialsOf(cli), steeredPortsOf(cli)});
+    auto backend = makeBackend(cli.mode, api,
+                               {credentialsOf(cli), steeredPortsOf(cli), steeredPrefixesOf(cli)});
     if (!backend) {
         throw UsageError("unknown mode '" + cli.mode + "'");
     }
@@ -338,6 +376,14 @@ Command setupProxyCommand(CLI::App& parent) {
                     "CAP_NET_ADMIN at start; the program detaches when the proxy exits")
         ->delimiter(',')
         ->check(CLI::Range(1, 65535));
+    app->add_option("--prefix", cli->steeredPrefixes,
+                    "sk-lookup: steer only connections to these destinations, e.g. "
+                    "198.51.100.0/24, 2001:db8::/32 (repeat, or a,b); default every "
+                    "destination. Leave the gateway's own addresses out to keep its own "
+                    "services on --dport reachable (docs/sk-lookup.md)")
+        ->type_name("CIDR")
+        ->delimiter(',')
+        ->check(CLI::Validator(checkPrefix, "", "prefix"));
     app->add_option("--listen", cli->listen,
                     "Address to listen on: 0.0.0.0:15001, [::]:15001 (dual-stack), "
                     "[2001:db8::1]:80. Repeat to listen on several")

@@ -17,7 +17,8 @@ std::unique_ptr<Backend> makeBackend(std::string_view mode, SocketApi& api,
         return std::make_unique<TproxyBackend>(api);
     }
     if (mode == "sk-lookup") {
-        return std::make_unique<SkLookupBackend>(api, std::move(settings.steeredPorts));
+        return std::make_unique<SkLookupBackend>(api, std::move(settings.steeredPorts),
+                                                 std::move(settings.steeredPrefixes));
     }
     if (mode == "socks5") {
         return std::make_unique<Socks5Backend>(api, std::move(settings.credentials));

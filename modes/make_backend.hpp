@@ -21,6 +21,7 @@ inline constexpr std::array<std::string_view, 5> kModeNames = {"redirect", "tpro
 struct BackendSettings {
     std::optional<Socks5Credentials> credentials;  // socks5, http-connect
     std::vector<SteeredPort> steeredPorts;         // sk-lookup: what its BPF program steers
+    std::vector<SteeredPrefix> steeredPrefixes;    // ... and to which destinations (none: all)
 };
 
 // nullptr for an unknown name.

@@ -9,8 +9,11 @@
 
 namespace tplab {
 
-SkLookupBackend::SkLookupBackend(SocketApi& api, std::vector<SteeredPort> ports)
-    : sockets_(api), ports_(std::move(ports)) {}
+SkLookupBackend::SkLookupBackend(SocketApi& api, std::vector<SteeredPort> ports,
+                                 std::vector<SteeredPrefix> prefixes)
+    : sockets_(api),
+      ports_(std::move(ports)),
+      prefixes_(prefixes.empty() ? everyDestination() : std::move(prefixes)) {}
 
 Fd SkLookupBackend::openListener(const Endpoint& address, const ListenerOptions& options) {
     Fd fd = sockets_.openListener(address, options);
@@ -29,16 +32,18 @@ Fd SkLookupBackend::openDatagramListener(const Endpoint& address, const Listener
 void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOptions& options,
                               bool udp) {
     if (!program_) {
-        program_ = std::make_unique<SkLookupProgram>(ports_);
+        program_ = std::make_unique<SkLookupProgram>(ports_, prefixes_);
         std::string steered;
         for (const auto& port : ports_) {
             steered += std::string(steered.empty() ? "" : ", ") +
                        (port.protocol == IPPROTO_UDP ? "udp " : "tcp ") + std::to_string(port.port);
         }
         log::info(
-            "sk-lookup mode: BPF program tplab_steer attached to this network namespace "
-            "(link " +
-            std::to_string(program_->linkId()) + "), steering " + steered);
+            "sk-lookup mode: BPF program tplab_steer attached to this network namespace (link " +
+            std::to_string(program_->linkId()) + ")");
+        log::info(
+            "sk-lookup mode: steering " + steered + " to " +
+            (prefixes_ == everyDestination() ? "every destination" : describePrefixes(prefixes_)));
     }
     auto v4 = udp ? SteeringSlot::UdpV4 : SteeringSlot::TcpV4;
     auto v6 = udp ? SteeringSlot::UdpV6 : SteeringSlot::TcpV6;

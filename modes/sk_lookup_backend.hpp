@@ -15,7 +15,9 @@ namespace tplab {
 
 class SkLookupBackend final : public Backend {
   public:
-    SkLookupBackend(SocketApi& api, std::vector<SteeredPort> ports);
+    // prefixes: the destinations to steer; none means every destination (0.0.0.0/0, ::/0).
+    SkLookupBackend(SocketApi& api, std::vector<SteeredPort> ports,
+                    std::vector<SteeredPrefix> prefixes);
 
     [[nodiscard]] std::string_view name() const override { return "sk-lookup"; }
     // Loads and attaches the program on the first call (so constructing needs no privilege),
@@ -35,6 +37,7 @@ class SkLookupBackend final : public Backend {
 
     TproxyBackend sockets_;
     std::vector<SteeredPort> ports_;
+    std::vector<SteeredPrefix> prefixes_;
     std::unique_ptr<SkLookupProgram> program_;
     bool filled_[4] = {};        // which slots hold a socket
     bool filledByIpv4_[4] = {};  // ... put there by an IPv4 socket (a dual-stack one yields)

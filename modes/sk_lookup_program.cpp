@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -47,9 +48,41 @@ int forwardLibbpfMessage(libbpf_print_level level, const char* format, va_list a
     return length;
 }
 
+// The keys of the program's tries, struct tplab_prefix4 and tplab_prefix6: a length, then the
+// address in network order.
+struct Prefix4Key {
+    std::uint32_t prefixlen;
+    std::uint8_t address[4];
+};
+struct Prefix6Key {
+    std::uint32_t prefixlen;
+    std::uint8_t address[16];
+};
+static_assert(sizeof(Prefix4Key) == 8 && sizeof(Prefix6Key) == 20);
+
+void addPrefix(const tplab_sk_lookup& skeleton, const SteeredPrefix& prefix) {
+    std::uint8_t yes = 1;
+    int result = 0;
+    if (prefix.family == AF_INET) {
+        Prefix4Key key{prefix.length, {}};
+        std::copy_n(prefix.address.begin(), 4, key.address);
+        result =
+            bpf_map_update_elem(bpf_map__fd(skeleton.maps.tplab_prefixes4), &key, &yes, BPF_ANY);
+    } else {
+        Prefix6Key key{prefix.length, {}};
+        std::copy_n(prefix.address.begin(), 16, key.address);
+        result =
+            bpf_map_update_elem(bpf_map__fd(skeleton.maps.tplab_prefixes6), &key, &yes, BPF_ANY);
+    }
+    if (result != 0) {
+        fail("adding " + prefix.text() + " to the prefix map", errno);
+    }
+}
+
 }  // namespace
 
-SkLookupProgram::SkLookupProgram(const std::vector<SteeredPort>& ports) {
+SkLookupProgram::SkLookupProgram(const std::vector<SteeredPort>& ports,
+                                 const std::vector<SteeredPrefix>& prefixes) {
     libbpf_set_print(forwardLibbpfMessage);
     skeleton_ = tplab_sk_lookup__open_and_load();
     if (skeleton_ == nullptr) {
@@ -63,6 +96,9 @@ SkLookupProgram::SkLookupProgram(const std::vector<SteeredPort>& ports) {
                                     BPF_ANY) != 0) {
                 fail("filling the port map", errno);
             }
+        }
+        for (const auto& prefix : prefixes) {
+            addPrefix(*skeleton_, prefix);
         }
         Fd netns(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC));
         if (!netns.valid()) {
@@ -99,8 +135,9 @@ SteeringCounters SkLookupProgram::counters() const {
         return total;
     }
     std::vector<std::uint64_t> perCpu(static_cast<std::size_t>(cpus));
-    std::uint64_t* fields[] = {&total.steered, &total.noSocket, &total.assignFailed};
-    for (std::uint32_t key = 0; key < 3; ++key) {
+    std::uint64_t* fields[] = {&total.steered, &total.noSocket, &total.assignFailed,
+                               &total.outsidePrefixes};
+    for (std::uint32_t key = 0; key < 4; ++key) {
         if (bpf_map_lookup_elem(bpf_map__fd(skeleton_->maps.tplab_counters), &key, perCpu.data()) !=
             0) {
             continue;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "sk_lookup_prefix.hpp"
+
 struct tplab_sk_lookup;
 struct bpf_link;
 
@@ -30,16 +32,19 @@ struct SteeringCounters {
     std::uint64_t steered = 0;
     std::uint64_t noSocket = 0;
     std::uint64_t assignFailed = 0;
+    std::uint64_t outsidePrefixes = 0;  // a steered port, but a destination in no --prefix
 };
 
-// Loads the program, fills its port map and attaches it with a BPF link to the network
+// Loads the program, fills its port map and its prefix tries (give everyDestination() to steer
+// whatever the destination), and attaches it with a BPF link to the network
 // namespace the process is in. The link is not pinned: it is an fd of this process, so the
 // kernel detaches the program when the process ends, however it ends (SIGKILL included), and
 // there is nothing for `tplab rules --remove` to clean up. Throws std::runtime_error with one
 // line naming the step that failed and why (a kernel without BPF sk_lookup, no CAP_BPF).
 class SkLookupProgram {
   public:
-    explicit SkLookupProgram(const std::vector<SteeredPort>& ports);
+    SkLookupProgram(const std::vector<SteeredPort>& ports,
+                    const std::vector<SteeredPrefix>& prefixes);
     ~SkLookupProgram();
     SkLookupProgram(const SkLookupProgram&) = delete;
     SkLookupProgram& operator=(const SkLookupProgram&) = delete;

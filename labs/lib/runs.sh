@@ -242,7 +242,7 @@ for link in links:
         info = bpftool("map", "show", "id", str(map_id)) or {}
         if info.get("name") != "tplab_counters":
             continue
-        names = ["steered", "no_socket", "assign_failed"]
+        names = ["steered", "no_socket", "assign_failed", "outside_prefixes"]
         for entry in bpftool("map", "dump", "id", str(map_id)) or []:
             entry = entry.get("formatted", entry)  # (with BTF; else hex bytes, little-endian)
             key = number(entry.get("key"))

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -173,6 +174,17 @@ std::string portList(int count) {
     return list;
 }
 
+// "2001:db8::1/128,...": more IPv6 prefixes than sk-lookup's BPF prefix map holds.
+std::string hostPrefixList(int count) {
+    std::string list;
+    for (int host = 1; host <= count; ++host) {
+        char prefix[32];
+        std::snprintf(prefix, sizeof(prefix), "2001:db8::%x/128", host);
+        list += (list.empty() ? "" : ",") + std::string(prefix);
+    }
+    return list;
+}
+
 std::vector<std::string> rules(std::vector<std::string> extra) {
     std::vector<std::string> args = {"rules", "--mode", "tproxy", "--port", "15002"};
     args.insert(args.end(), extra.begin(), extra.end());
@@ -210,6 +222,33 @@ const std::vector<BadInput>& catalogue() {
          {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--udp", "--dport",
           portList(600)},
          "--dport"},
+        {"ProxySkLookupPrefixNoLength",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          "198.51.100.0"},
+         "has no length"},
+        {"ProxySkLookupPrefixHostBits",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          "198.51.100.0/24,2001:db8:2::1/64"},
+         "host bits"},
+        {"ProxySkLookupPrefixLength",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          "2001:db8::/129"},
+         "0-128"},
+        {"ProxySkLookupPrefixNotAnAddress",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          "$(reboot)/24"},
+         "--prefix"},
+        {"ProxySkLookupPrefixIpv4Mapped",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          "::ffff:198.51.100.0/120"},
+         "IPv4-mapped"},
+        {"ProxySkLookupTooManyPrefixes",
+         {"proxy", "--mode", "sk-lookup", "--listen", "127.0.0.1:1", "--dport", "80", "--prefix",
+          hostPrefixList(1025)},
+         "--prefix"},
+        {"ProxyPrefixWithoutSkLookup",
+         {"proxy", "--mode", "tproxy", "--listen", "127.0.0.1:1", "--prefix", "198.51.100.0/24"},
+         "--prefix is for --mode sk-lookup"},
         {"ProxyListenNoValue", {"proxy", "--mode", "redirect", "--listen"}, "--listen"},
         {"ProxyListenEmpty", {"proxy", "--mode", "redirect", "--listen", ""}, "--listen"},
         {"ProxyListenPort0", {"proxy", "--mode", "redirect", "--listen", "0.0.0.0:0"}, "port 0"},
