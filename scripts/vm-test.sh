@@ -33,19 +33,9 @@ tplab=${TPLAB:-$repo/build/cli/tplab}
 [[ -x $tplab ]] || { echo "vm-test: no tplab binary at $tplab: build it first (scripts/build.sh) or set TPLAB" >&2; exit 2; }
 [[ $(id -u) -eq 0 ]] || { echo "vm-test: run as root (the image is built by mmdebstrap as root)" >&2; exit 1; }
 
-started=$SECONDS
-step_started=$SECONDS
-timings=()
-step() { # step NAME: close the previous step's timing and announce the next
-    [[ -n ${current_step:-} ]] && timings+=("$(printf '%-38s %4ds' "$current_step" $((SECONDS - step_started)))")
-    current_step=$1
-    step_started=$SECONDS
-    [[ -n $1 ]] && echo "vm-test: $1" >&2
-    return 0
-}
-
 # shellcheck source=scripts/vm/boot.sh
 source "$repo/scripts/vm/boot.sh"
+vm_tool=vm-test
 vm_work=$(mktemp -d /tmp/tplab-vm.XXXXXX)
 work=$vm_work
 cleanup() {
@@ -60,19 +50,19 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-step "build or reuse the image"
+vm_step "build or reuse the image"
 box_args=()
 ((quick)) && box_args=(--slim)
 vm_image=$("$repo/scripts/vm/build-box.sh" "${box_args[@]}" | tail -1)
 image=$vm_image
 vm_accel_args
 
-step "boot ($vm_accel) until ssh answers"
+vm_step "boot ($vm_accel) until ssh answers"
 vm_boot tplab-vm "${TPLAB_VM_SMP:-2}" "${TPLAB_VM_MEMORY:-2048}"
 guest() { vm_ssh tplab-vm "$@"; }
 vm_wait_ssh tplab-vm "${TPLAB_VM_BOOT_TIMEOUT:-300}"
 
-step "copy the tree and tplab in"
+vm_step "copy the tree and tplab in"
 # The files git knows (tracked, or new and not ignored): never build trees, outputs or captures.
 tree_files() {
     if git -C "$repo" rev-parse --git-dir >/dev/null 2>&1; then
@@ -93,7 +83,7 @@ guest '/root/tplab/build/cli/tplab --version' >&2
 lab_env="LAB_WAIT=60 LAB_TIMEOUT=600 LAB_PREFIX=tplvm TPLAB=/root/tplab/build/cli/tplab"
 status=0
 # The hang once seen here (docs/vm.md): nft list ruleset after an iptables TPROXY rule.
-step "nft list ruleset after a TPROXY rule"
+vm_step "nft list ruleset after a TPROXY rule"
 nft_repeat=20
 ((quick)) && nft_repeat=5
 guest "NFT_TIMEOUT=60 NFT_REPEAT=$nft_repeat /root/tplab/tests/vm/nft_after_tproxy.sh" \
@@ -101,7 +91,7 @@ guest "NFT_TIMEOUT=60 NFT_REPEAT=$nft_repeat /root/tplab/tests/vm/nft_after_tpro
 tail -1 "$work/nft.log" >&2
 nft_rc=$status
 status=0
-step "labs/quickstart.sh inside"
+vm_step "labs/quickstart.sh inside"
 guest "cd /root/tplab && mkdir -p /root/out && $lab_env LAB_OUTPUT=/root/out/quickstart labs/quickstart.sh" \
     >"$work/quickstart.log" 2>&1 || status=$?
 tail -5 "$work/quickstart.log" >&2
@@ -109,29 +99,27 @@ quickstart_rc=$status
 status=0
 compare_rc=skipped
 if ((!quick)); then
-    step "labs/compare.sh inside"
+    vm_step "labs/compare.sh inside"
     guest "cd /root/tplab && $lab_env labs/compare.sh --out /root/out/compare" \
         >"$work/compare.log" 2>&1 || status=$?
     tail -5 "$work/compare.log" >&2
     compare_rc=$status
 fi
 
-step "copy the output back"
+vm_step "copy the output back"
 rm -rf "$out"
 mkdir -p "$out"
 guest 'tar -C /root/out -cf - .' | tar -xf - -C "$out"
 cp "$work"/*.log "$out/"
 
-step "shut the VM down"
+vm_step "shut the VM down"
 vm_poweroff tplab-vm
 cp "$work/tplab-vm.console.log" "$out/console.log"
-step ""
+vm_step ""
 
 pcaps=0
 [[ -d $out/compare ]] && pcaps=$(find "$out/compare" -name '*.pcap' | wc -l)
-echo "vm-test: timings" >&2
-printf '  %s\n' "${timings[@]}" >&2
-printf '  %-38s %4ds\n' "total" $((SECONDS - started)) >&2
+vm_print_timings
 echo "vm-test: image $image ($(du -m "$image/disk.qcow2" | cut -f1) MB qcow2)" >&2
 echo "vm-test: nft check exit $nft_rc, quickstart exit $quickstart_rc, compare exit $compare_rc, $pcaps pcaps, output in $out" >&2
 # The proxies' events came back: both requests were accepted inside the guest.

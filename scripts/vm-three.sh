@@ -49,16 +49,7 @@ mkdir -p "$out"
 # shellcheck source=scripts/vm/boot.sh
 source "$repo/scripts/vm/boot.sh"
 
-started=$SECONDS
-step_started=$SECONDS
-timings=()
-step() { # step NAME: close the previous step's timing and announce the next
-    [[ -n ${current_step:-} ]] && timings+=("$(printf '%-44s %4ds' "$current_step" $((SECONDS - step_started)))")
-    current_step=$1
-    step_started=$SECONDS
-    [[ -n $1 ]] && echo "vm-three: $1" >&2
-    return 0
-}
+vm_tool=vm-three
 
 vm_work=$(mktemp -d /tmp/tplab-vm3.XXXXXX)
 lab_pid=
@@ -85,11 +76,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-step "build or reuse the image"
+vm_step "build or reuse the image"
 vm_image=$("$repo/scripts/vm/build-box.sh" | tail -1)
 vm_accel_args
 
-step "boot three VMs ($vm_accel) until ssh answers"
+vm_step "boot three VMs ($vm_accel) until ssh answers"
 declare -A mac=([client-gw]=52:54:00:7a:00:12 [gw-client]=52:54:00:7a:00:21
     [gw-server]=52:54:00:7a:00:23 [server-gw]=52:54:00:7a:00:32)
 wire1_client=$(vm_free_port udp) wire1_gw=$(vm_free_port udp)
@@ -113,7 +104,7 @@ for name in vm-client vm-gw vm-server; do
     vm_wait_ssh "$name" "${TPLAB_VM_BOOT_TIMEOUT:-600}"
 done
 
-step "mount the shared folders, set the clocks"
+vm_step "mount the shared folders, set the clocks"
 for name in vm-client vm-gw vm-server; do
     # The wires' NICs belong to the lab: systemd-networkd (DHCP on every en*) leaves them alone.
     vm_ssh "$name" "set -e
@@ -131,7 +122,7 @@ for name in vm-client vm-gw vm-server; do
     vm_ssh "$name" "'$tplab' --version" >&2
 done
 
-step "labs/compare.sh across the three VMs"
+vm_step "labs/compare.sh across the three VMs"
 links="client-gw=${mac[client-gw]} gw-client=${mac[gw-client]}"
 links+=" gw-server=${mac[gw-server]} server-gw=${mac[server-gw]}"
 status=0
@@ -145,18 +136,16 @@ wait "$lab_pid" || status=$?
 lab_pid=
 tail -3 "$out/compare.log" >&2
 
-step "shut the VMs down"
+vm_step "shut the VMs down"
 for name in vm-client vm-gw vm-server; do
     vm_ssh "$name" "umount '$out' '$repo'" 2>/dev/null || true
     vm_poweroff "$name"
     cp "$vm_work/$name.console.log" "$out/$name.console.log"
 done
-step ""
+vm_step ""
 
 pcaps=$(find "$out/compare" -name '*.pcap' | wc -l)
-echo "vm-three: timings" >&2
-printf '  %s\n' "${timings[@]}" >&2
-printf '  %-44s %4ds\n' "total" $((SECONDS - started)) >&2
+vm_print_timings
 echo "vm-three: compare exit $status, $pcaps pcaps, output in $out" >&2
 if [[ $status -eq 0 && -s $out/compare/report.html && $pcaps -gt 0 ]]; then
     echo "PASS: the compare lab passed across three Debian 12 VMs" >&2

@@ -6,6 +6,26 @@
 
 declare -A vm_pid=()
 vm_names=()
+vm_tool=vm            # the caller's name, for its messages
+vm_started=$SECONDS
+vm_timings=()
+
+# vm_step NAME: close the previous step's timing and announce NAME; "" closes the last one.
+vm_step() {
+    if [[ -n ${vm_current_step:-} ]]; then
+        vm_timings+=("$(printf '%-44s %4ds' "$vm_current_step" $((SECONDS - vm_step_started)))")
+    fi
+    vm_current_step=$1
+    vm_step_started=$SECONDS
+    [[ -z $1 ]] || echo "$vm_tool: $1" >&2
+}
+
+# vm_print_timings: how long each step took, and the total.
+vm_print_timings() {
+    echo "$vm_tool: timings" >&2
+    printf '  %s\n' "${vm_timings[@]}" >&2
+    printf '  %-44s %4ds\n' "total" $((SECONDS - vm_started)) >&2
+}
 
 # vm_accel_args: set vm_accel and vm_accel_args from TPLAB_VM_ACCEL or the image's probe result.
 vm_accel_args() {
