@@ -1,6 +1,8 @@
 // Building the plan: one place that knows every rule each mode needs, and why.
 #include "rule_plan.hpp"
 
+#include "ip_prefix.hpp"
+
 #include <arpa/inet.h>
 
 #include <algorithm>
@@ -170,45 +172,13 @@ struct Prefix {
     std::string text;
 };
 
-// "198.51.100.0/24" or "2001:db8::/32": an address of either family, a length, no host bits.
+// "198.51.100.0/24" or "2001:db8::/32": parseIpPrefix, with the option named in its message.
 Prefix parsePrefix(const std::string& text) {
-    const std::string option = "--prefix '" + shown(text) + "'";
-    const auto slash = text.find('/');
-    if (slash == std::string::npos) {
-        throw std::invalid_argument(option +
-                                    ": give a prefix with its length, e.g. "
-                                    "198.51.100.0/24 or 2001:db8::/32");
+    try {
+        return Prefix{parseIpPrefix(text).family == AF_INET6, text};
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("--prefix ") + e.what());
     }
-    auto addressCharacter = [](char c) {
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
-               c == '.' || c == ':';
-    };
-    const std::string address = text.substr(0, slash);
-    if (!std::all_of(address.begin(), address.end(), addressCharacter)) {
-        throw std::invalid_argument(option + ": an address has only hex digits, '.' and ':'");
-    }
-    const std::string length = text.substr(slash + 1);
-    const bool v6 = address.find(':') != std::string::npos;
-    unsigned char bytes[sizeof(in6_addr)] = {};
-    if (::inet_pton(v6 ? AF_INET6 : AF_INET, address.c_str(), bytes) != 1) {
-        throw std::invalid_argument(option + ": '" + shown(address) + "' is not an " +
-                                    (v6 ? "IPv6" : "IPv4") + " address");
-    }
-    const int maxLength = v6 ? 128 : 32;
-    const bool digits =
-        !length.empty() && length.size() <= 3 &&
-        std::all_of(length.begin(), length.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (!digits || std::stoi(length) > maxLength) {
-        throw std::invalid_argument(option + ": the length must be 0-" + std::to_string(maxLength));
-    }
-    const int bits = std::stoi(length);
-    for (int bit = bits; bit < maxLength; ++bit) {
-        if (bytes[bit / 8] & (0x80 >> (bit % 8))) {
-            throw std::invalid_argument(option + ": host bits are set after /" + length +
-                                        " (the kernel refuses that route)");
-        }
-    }
-    return Prefix{v6, text};
 }
 
 bool isPolicyRoutingOnly(InterceptMode mode) {
