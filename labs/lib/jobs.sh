@@ -147,16 +147,13 @@ lab_start_job() {
     shift 3
     local command=(timeout --kill-after=5 "$LAB_TIMEOUT" "$@")
     [[ -n "$in_ns" ]] && command=(ip netns exec "$in_ns" "${command[@]}")
+    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
     if lab_remote "$machine_ns"; then
         lab_job_count=$((${lab_job_count:-0} + 1))
         pidfile="/run/tplab-lab-$LAB_PREFIX-$$-$lab_job_count.pid"
         # shellcheck disable=SC2016  # expanded on the other machine
-        command=(sh -c 'f=$1; shift; "$@" & echo $! >"$f"; wait $!; s=$?; rm -f "$f"; exit $s' \
-            sh "$pidfile" "${command[@]}")
-    fi
-    # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
-    if lab_remote "$machine_ns"; then
-        lab_ssh_command "${command[@]}"
+        lab_ssh_command sh -c 'f=$1; shift; "$@" & echo $! >"$f"; wait $!; s=$?; rm -f "$f"; exit $s' \
+            sh "$pidfile" "${command[@]}"
         "${lab_ssh_argv[@]}" >"$logfile" 2>&1 </dev/null 9>&- &
         lab_remote_job[$!]="$machine_ns $pidfile"
     else
