@@ -5,5 +5,8 @@ cd "$(dirname "$0")/.."
 
 werror=OFF
 [ "${CI:-}" = "true" ] && werror=ON
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR="$werror" -DTPLAB_BUILD_TESTS=ON >/dev/null
+launcher=()
+command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTPLAB_WERROR="$werror" -DTPLAB_BUILD_TESTS=ON \
+    "${launcher[@]}" >/dev/null
 cmake --build build -j"$(nproc)"

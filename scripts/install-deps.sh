@@ -25,7 +25,7 @@ test_packages=(
     ruby chromium
     sudo  # scripts/lab.sh run by a user with sudo (tests/labs/lab_sh_as_sudo_user.sh)
     # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
-    valgrind libclang-rt-14-dev
+    valgrind libclang-rt-14-dev ccache
     # the Debian 12 VM (scripts/vm/build-box.sh, scripts/vm-test.sh; ctest -L '^vm-quick$')
     mmdebstrap qemu-system-x86 qemu-utils e2fsprogs openssh-client
 )
