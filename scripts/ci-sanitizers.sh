@@ -7,7 +7,10 @@
 #   tsan      build-tsan, ThreadSanitizer: the unit suite (tplab_unit_tests: the proxy core's
 #             threads, relay and server tests included)
 #   valgrind  scripts/ci-valgrind.sh on build/cli/tplab (the normal build: scripts/build.sh)
-# Usage: scripts/ci-sanitizers.sh [asan] [tsan] [valgrind]   (default: all three)
+#   build     only the two sanitizer builds (build-fuzz, build-tsan), nothing run: .ci/run does
+#             it in the background while the main suite runs, so asan and tsan then find their
+#             builds done
+# Usage: scripts/ci-sanitizers.sh [build] [asan] [tsan] [valgrind]   (default: asan tsan valgrind)
 # A sanitizer report anywhere fails the stage, also one from a tplab process that a test started
 # and whose exit status the test does not check: reports go to files, read at the end.
 set -euo pipefail
@@ -52,13 +55,29 @@ no_reports() {
     return "$found"
 }
 
-run_asan() {
+build_asan() {
     header "AddressSanitizer + UBSan: clang build (build-fuzz, shared with scripts/ci-fuzz.sh)"
     local start=$SECONDS
     CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DTPLAB_FUZZ=ON "${launcher[@]}" >/dev/null
     cmake --build build-fuzz -j"$jobs"
     echo "build-fuzz: $((SECONDS - start)) s"
+}
+
+build_tsan() {
+    header "ThreadSanitizer: build (build-tsan)"
+    local start=$SECONDS
+    build build-tsan thread tplab_unit_tests
+    echo "build-tsan: $((SECONDS - start)) s"
+}
+
+run_build() {
+    build_asan && build_tsan
+}
+
+run_asan() {
+    build_asan || return 1
+    local start
     local reports
     reports=$(realpath build-fuzz)/sanitizer-reports
     rm -rf "$reports" && mkdir -p "$reports"
@@ -81,10 +100,8 @@ run_asan() {
 }
 
 run_tsan() {
-    header "ThreadSanitizer: build (build-tsan)"
-    local start=$SECONDS
-    build build-tsan thread tplab_unit_tests
-    echo "build-tsan: $((SECONDS - start)) s"
+    build_tsan || return 1
+    local start
     header "ThreadSanitizer: the unit suite"
     start=$SECONDS
     # GCC 12's TSan needs the fixed memory layout it was built for; with mmap_rnd_bits above 28
@@ -110,8 +127,8 @@ stages=("$@")
 failed=()
 for stage in "${stages[@]}"; do
     case "$stage" in
-        asan | tsan | valgrind) "run_$stage" || failed+=("$stage") ;;
-        *) echo "ci-sanitizers: unknown stage '$stage' (asan, tsan, valgrind)" >&2; exit 2 ;;
+        build | asan | tsan | valgrind) "run_$stage" || failed+=("$stage") ;;
+        *) echo "ci-sanitizers: unknown stage '$stage' (build, asan, tsan, valgrind)" >&2; exit 2 ;;
     esac
 done
 if [[ ${#failed[@]} -gt 0 ]]; then
