@@ -51,6 +51,19 @@ declare -A port_of=([tproxy]=$tproxy_port [redirect]=$redirect_port)
 declare -A title_of=([tproxy]="TPROXY" [redirect]="REDIRECT")
 shown_plan=""
 
+# show_spoof_bind RUNDIR FAMILY: what the proxy's spoofed upstream socket does first, bind() to
+# the client's address, without IP_TRANSPARENT (EADDRNOTAVAIL: the gateway does not hold that
+# address) and with it (bound). The outputs stay in RUNDIR/bind-*.txt for the checks.
+show_spoof_bind() {
+    local rundir=$1 family=$2 how addr=$client_ip4
+    [[ "$family" == ipv6 ]] && addr=$client_ip6
+    log "why --spoof-source needs IP_TRANSPARENT: the upstream socket first binds the client's address"
+    for how in plain transparent; do
+        run "$ns_gw" python3 "$lab_dir/lib/bind_probe.py" "$addr" "$how" >"$rundir/bind-$how.txt" || true
+        lab_indent "$rundir/bind-$how.txt"
+    done
+}
+
 # one_run MODE SPOOF(0|1) FAMILY: fresh namespaces, tplab rules for MODE (with the return path
 # when spoofing), tplab proxy, the traffic, and what the server logged.
 one_run() {
@@ -70,6 +83,9 @@ one_run() {
         shown_plan+=" $mode"
     fi
     apply_rules "$ns_gw" "${rules_args[@]}"
+    if ((spoof)) && [[ "$mode" == tproxy ]]; then
+        show_spoof_bind "$rundir" "$family"
+    fi
     if [[ "$mode" == tproxy ]]; then
         start_proxy "$ns_gw" "$rundir" tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port" "${proxy_args[@]}"
     else
@@ -131,6 +147,12 @@ for rd in "${run_dirs[@]}"; do
     check_eq "$rd: the server's own log names $who as the peer" "$peers" "$saw"
     got=$(event_field "$rd/events.jsonl" connected upstream_local)
     check_eq "$rd: the proxy's upstream socket was bound to $who's address" "${got%:*}" "$(url_host "$saw")"
+    if [[ "$rd" == tproxy-spoof-* ]]; then
+        check "$rd: bind() to the client's address fails without IP_TRANSPARENT (EADDRNOTAVAIL)" \
+            grep -q 'without IP_TRANSPARENT: .* failed: EADDRNOTAVAIL' "$rd/bind-plain.txt"
+        check "$rd: the same bind() succeeds with IP_TRANSPARENT" \
+            grep -q 'with IP_TRANSPARENT: .* succeeded' "$rd/bind-transparent.txt"
+    fi
     marked=$(return_marked "$rd")
     if [[ "$rd" == *-spoof-* ]]; then
         check "$rd: the return-path rule marked the server's replies for local delivery ($marked packets)" \
