@@ -289,6 +289,9 @@ one_mode() {
         "$fam" app,sidecar,peer
 
     section "$in: the other service calls the app (inbound, ${mode^^} -> 15006)"
+    log "(the counters back to zero, so that $in/rules.txt counts only the inbound traffic)"
+    run "$ns_pod" "$ipt" -t nat -Z
+    run "$ns_pod" "$ipt" -t mangle -Z
     lab_points=()
     add_point peer:eth0 "$ns_peer" eth0 peer sidecar
     add_point pod:eth0 "$ns_pod" eth0 peer sidecar
@@ -315,8 +318,8 @@ done
 
 run_report "tplab report: outbound and inbound, REDIRECT then TPROXY"
 
-# accepted RUNDIR [EVENTS]: "listener local original_dst recovered_by" of the first accepted
-# event, and its connected event's upstream_local address (no port).
+# accepted EVENTS: "mode listener local original_dst recovered_by" of the first accepted event,
+# and on a second line its connected event's upstream_local address (no port).
 accepted() {
     "$lab_py" -c '
 import json, sys
@@ -325,9 +328,18 @@ acc = [e for e in ev if e.get("event") == "accepted"][:1]
 con = [e for e in ev if e.get("event") == "connected" and acc and e.get("id") == acc[0]["id"]][:1]
 if acc:
     a = acc[0]
-    print(a["listener"], a["local"], a["original_dst"], a["recovered_by"])
+    print(a["mode"], a["listener"], a["local"], a["original_dst"], a["recovered_by"])
 if con:
     print(con[0]["upstream_local"].rsplit(":", 1)[0].strip("[]"))' "$1"
+}
+
+# counter RUNDIR PATTERN: the packet counter of the first rule in RUNDIR/rules.txt (iptables-save -c
+# of the run's family) that matches the extended PATTERN; 0 if none.
+counter() {
+    local table=iptables-save
+    [[ "$1" == *-ipv6 ]] && table=ip6tables-save
+    awk -v t="$table" '/^### /{on = ($3 == t)} on' "$1/rules.txt" | grep -m1 -E -- "$2" |
+        sed -n 's/^\[\([0-9]*\):.*/\1/p' | grep . || echo 0
 }
 
 section "checks (from the sidecars' events, the apps' logs, /proc and iptables)"
@@ -342,7 +354,13 @@ for rd in "${run_dirs[@]}"; do
         check_eq "$rd: both of the app's requests were answered by the peer (curl and socat)" \
             "$(grep -c '^served by peer$' "$rd/client.txt" || true)" 2
         check_eq "$rd: 15001 took the app's call to the peer, redirected in nat OUTPUT to $lo_ep" \
-            "${got[0]:-}" "[::]:$sc_out_port $lo_ep:$sc_out_port $(endpoint "$peer" 80) $by"
+            "${got[0]:-}" "redirect [::]:$sc_out_port $lo_ep:$sc_out_port $(endpoint "$peer" 80) $by"
+        n=$(counter "$rd" "-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports $sc_out_port")
+        check "$rd: outbound went through nat OUTPUT's ISTIO_REDIRECT (its counter: $n packets)" test "$n" -gt 0
+        if [[ "$mode" == tproxy ]]; then
+            n=$(counter "$rd" "-j TPROXY")
+            check_eq "$rd: ... and not through TPROXY, even in TPROXY mode (its counter)" "$n" 0
+        fi
         check_eq "$rd: the peer saw the pod's address: the sidecar's upstream, not the app's" \
             "$peers" "${got[1]:-none}"
         check_eq "$rd: ... which is the pod's own address" "${got[1]:-}" "$pod"
@@ -363,11 +381,11 @@ for rd in "${run_dirs[@]}"; do
         check_eq "$rd: both of the peer's requests were answered by the app (curl and socat)" \
             "$(grep -c '^served by pod$' "$rd/client.txt" || true)" 2
         if [[ "$mode" == redirect ]]; then
-            want="[::]:$sc_in_port $(endpoint "$pod" "$sc_in_port") $(endpoint "$pod" 80) $by"
+            want="redirect [::]:$sc_in_port $(endpoint "$pod" "$sc_in_port") $(endpoint "$pod" 80) $by"
             saw=$pod what="the pod's own address, not the peer's"
         else
-            want="0.0.0.0:$sc_in_port"
-            [[ "$rd" == *-ipv6 ]] && want="[::]:$sc_in_port"
+            want="tproxy 0.0.0.0:$sc_in_port"
+            [[ "$rd" == *-ipv6 ]] && want="tproxy [::]:$sc_in_port"
             want+=" $(endpoint "$pod" 80) $(endpoint "$pod" 80) getsockname"
             saw=$peer what="the peer's own address (--spoof-source)"
         fi
