@@ -269,7 +269,11 @@ one_mode() {
     start_lab_servers "$ns_pod" "$in"
     start_lab_servers "$ns_peer" "$out"
     log "Istio's rules for interceptionMode ${mode^^}, trimmed to this traffic:"
-    "istio_${mode}_rules"
+    if [[ "$mode" == tproxy ]]; then
+        istio_tproxy_rules
+    else
+        istio_redirect_rules
+    fi
     log "the sidecar: one tplab proxy per direction (one mode each), both as uid $sc_uid:"
     start_sidecar "$out" redirect "$sc_out_port"
     [[ "$mode" == tproxy ]] && in_opts=(--spoof-source --mark "$sc_mark")
@@ -346,7 +350,7 @@ section "checks (from the sidecars' events, the apps' logs, /proc and iptables)"
 for rd in "${run_dirs[@]}"; do
     mode=${run_fact[$rd,mode]} pod=${run_fact[$rd,pod]} peer=${run_fact[$rd,peer]}
     by=SO_ORIGINAL_DST lo_ep=127.0.0.1
-    [[ "$rd" == *-ipv6 ]] && by=IP6T_SO_ORIGINAL_DST lo_ep=[::1]
+    [[ "$rd" == *-ipv6 ]] && by=IP6T_SO_ORIGINAL_DST lo_ep='[::1]'
     check_eq "$rd: the sidecar ran as uid $sc_uid (/proc/PID/status)" "${run_fact[$rd,uid]}" "$sc_uid"
     mapfile -t got < <(accepted "$rd/events.jsonl")
     peers=$(server_log_peers "$rd/$([[ "$rd" == *-out-* ]] && echo peer || echo pod).http.log" | paste -sd' ')
