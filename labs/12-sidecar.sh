@@ -30,13 +30,16 @@
 # then sees its own pod address as the caller; Envoy shows it 127.0.0.6), TPROXY in the mangle
 # table with mark 1337 and the `local` route of table 133 (tplab binds the peer's address with
 # --spoof-source, as Envoy's original_src does, so the app sees the real peer). Outbound is nat
-# OUTPUT's REDIRECT in both modes: TPROXY changes only the inbound half. Last, the uid exemption
+# OUTPUT's REDIRECT in both modes: TPROXY changes only the inbound half. Then the uid exemption
 # is deleted on purpose: every outbound request loops into 15001, tplab refuses each loop and
-# survives, and the exemption is put back. Rules: Istio's tools/istio-iptables (run.go, golden
-# files tools/istio-iptables/pkg/capture/testdata/inbound-ports-wildcard*.golden), trimmed to
-# this traffic (docs/labs/12-sidecar.md lists what was left out and why). Runs: redirect-out-,
-# redirect-in-, tproxy-out-, tproxy-in- per family. Checks read the proxies' events, the apps'
-# logs, /proc and iptables.
+# survives, and the exemption is put back. In REDIRECT mode Istio's hairpin rule, which the lab
+# leaves out, is put back for a moment: it catches tplab's connection to the app (from the pod's
+# address) and loops it into 15006, while the same connection from 127.0.0.6 (Envoy's source)
+# passes. Rules: Istio's tools/istio-iptables (pkg/capture/run.go, and the golden files
+# pkg/capture/testdata/inbound-ports-wildcard*.golden), trimmed to this traffic
+# (docs/labs/12-sidecar.md lists what was left out and why). Runs: redirect-out-, redirect-in-,
+# tproxy-out-, tproxy-in- per family. Checks read the proxies' events, the apps' logs, /proc and
+# iptables.
 #
 # Usage: sudo labs/12-sidecar.sh [--ipv4 | --ipv6] [--out DIR]
 #   --ipv4, --ipv6  run one family only (default: both)
@@ -52,7 +55,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
 parse_lab_args "$@"
-setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack getent useradd userdel
+setup_lab ip ss iptables ip6tables curl socat timeout python3 conntrack getent useradd userdel setpriv
 
 # Istio's numbers (tools/istio-iptables/pkg/constants/constants.go and its flags' defaults): the
 # proxy's uid, the outbound and inbound capture ports, the TPROXY mark and its routing table.
@@ -251,6 +254,38 @@ loop_without_exemption() {
     run_fact[$rundir,pid_alive]=$(kill -0 "$pid" 2>/dev/null && echo yes || echo no)
 }
 
+# hairpin RUNDIR: Istio's hairpin rule, which the lab leaves out, put back for a moment (REDIRECT
+# mode's inbound run): it sends the sidecar's connections to a pod address back to 15006, tplab's
+# connection to the app too, which leaves from the pod's address. Envoy's leaves from 127.0.0.6,
+# which ISTIO_OUTPUT's first rule returns: the lab makes the same connection from there.
+hairpin() {
+    local rundir=$1 host lines src=${pass_src%/*}
+    local rule=(-o lo ! -d "$lo_net" -p tcp ! --dport 15008 -m owner --uid-owner "$sc_uid" -j ISTIO_IN_REDIRECT)
+    host=$(url_host "$pod_ip")
+    section "$rundir: Istio's hairpin rule put back: why Envoy binds $src"
+    cp "$rundir/events.jsonl" "$rundir/events-before-hairpin.jsonl"
+    cp "$rundir/pod.http.log" "$rundir/pod-before-hairpin.log"
+    lines=$(wc -l <"$rundir/pod.http.log")
+    if [[ "$fam" == ipv6 ]]; then
+        log "(Istio adds ::6 to lo for Envoy to bind; IPv4 has all of 127.0.0.0/8 on lo already)"
+        run "$ns_pod" ip -6 addr add ::6/128 dev lo
+    fi
+    run "$ns_pod" "$ipt" -t nat -I ISTIO_OUTPUT 2 "${rule[@]}"
+    log "the peer calls the app: tplab's connection to the app is uid $sc_uid, on lo, to a pod address:"
+    run "$ns_peer" curl --noproxy '*' -sS --max-time 3 "http://$host:$lab_http_port/" \
+        >"$rundir/hairpin-peer.txt" 2>&1 || true
+    lab_indent "$rundir/hairpin-peer.txt"
+    busywait "$LAB_WAIT" lab_file_has "$rundir/events.jsonl" '"loop_refused"' || true
+    grep '"loop_refused"' "$rundir/events.jsonl" | head -n1 | lab_indent || true
+    log "the same connection from $src, as uid $sc_uid (Envoy's inbound passthrough binds it):"
+    run "$ns_pod" setpriv --reuid "$sc_uid" --regid "$sc_uid" --clear-groups curl --noproxy '*' -sS \
+        --max-time 3 --interface "$src" "http://$host:$lab_http_port/" >"$rundir/hairpin-6.txt" 2>&1 || true
+    lab_indent "$rundir/hairpin-6.txt"
+    log "what the app logged for it:"
+    tail -n +$((lines + 1)) "$rundir/pod.http.log" | tee "$rundir/hairpin-app.log" | lab_indent
+    run "$ns_pod" "$ipt" -t nat -D ISTIO_OUTPUT "${rule[@]}"
+}
+
 # finish_run RUNDIR MODE: stop RUNDIR's sidecar (a check) and keep the run's facts for the checks.
 finish_run() {
     local rundir=$1 mode=$2 rc=0
@@ -305,6 +340,7 @@ one_mode() {
     write_meta "$in" 12-sidecar "$mode" "${mode^^} sidecar, inbound (the app is called), $fam_name" \
         "$fam" "$lanes"
 
+    [[ "$mode" == redirect ]] && hairpin "$in"
     loop_without_exemption "$out"
     finish_run "$out" "$mode"
     finish_run "$in" "$mode"
@@ -353,7 +389,10 @@ for rd in "${run_dirs[@]}"; do
     [[ "$rd" == *-ipv6 ]] && by=IP6T_SO_ORIGINAL_DST lo_ep='[::1]'
     check_eq "$rd: the sidecar ran as uid $sc_uid (/proc/PID/status)" "${run_fact[$rd,uid]}" "$sc_uid"
     mapfile -t got < <(accepted "$rd/events.jsonl")
-    peers=$(server_log_peers "$rd/$([[ "$rd" == *-out-* ]] && echo peer || echo pod).http.log" | paste -sd' ')
+    log_file=$rd/pod.http.log
+    [[ "$rd" == *-out-* ]] && log_file=$rd/peer.http.log
+    [[ -f "$rd/pod-before-hairpin.log" ]] && log_file=$rd/pod-before-hairpin.log
+    peers=$(server_log_peers "$log_file" | paste -sd' ')
     if [[ "$rd" == *-out-* ]]; then
         check_eq "$rd: both of the app's requests were answered by the peer (curl and socat)" \
             "$(grep -c '^served by peer$' "$rd/client.txt" || true)" 2
@@ -397,6 +436,20 @@ for rd in "${run_dirs[@]}"; do
             "${got[0]:-}" "$want"
         check_eq "$rd: the app saw the call come from $what" "$peers" "$saw"
         check_eq "$rd: ... the sidecar's upstream address" "${got[1]:-}" "$saw"
+        if [[ "$mode" == redirect ]]; then
+            src=127.0.0.6
+            [[ "$rd" == *-ipv6 ]] && src=::6
+            got_line=$(head -n1 "$rd/hairpin-peer.txt")
+            check "$rd: with the hairpin rule, the peer's call failed ($got_line)" \
+                test "$got_line" != "served by pod"
+            n=$(grep '"reason":"loop_refused"' "$rd/events.jsonl" | grep -c 'intercepted again' || true)
+            check "$rd: ... tplab's connection to the app came back to 15006 ($n loops refused)" \
+                test "$n" -ge 1
+            check_eq "$rd: ... while the same call from $src passed ISTIO_OUTPUT's first rule" \
+                "$(head -n1 "$rd/hairpin-6.txt")" "served by pod"
+            check_eq "$rd: ... and the app saw it come from $src" \
+                "$(server_log_peers "$rd/hairpin-app.log" | paste -sd' ')" "$src"
+        fi
     fi
 done
 
