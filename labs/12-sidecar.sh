@@ -46,7 +46,7 @@
 #   --out DIR       keep the run directories and report.txt / report.json / report.html in DIR
 #                   (default: a temp dir, removed at the end; LAB_OUTPUT=DIR does the same)
 # Needs a user with uid 1337 (Istio's istio-proxy): if there is none, the lab adds the system
-# user istio-proxy for the run and deletes it at the end. Takes about 25 s.
+# user istio-proxy for the run and deletes it at the end. Takes 20 to 30 s.
 # Exit 0 if every check passes, 1 on a FAIL, 4 on SKIP. Docs: docs/labs/12-sidecar.md.
 
 set -euo pipefail
