@@ -1,5 +1,5 @@
 # labs: each break-and-fix exercise of labs/exercise.sh, built broken, graded broken (it must
-# FAIL and name the fault), fixed with labs/exercises/solutions.txt, graded again (PASS), cleaned.
+# FAIL and name the fault), fixed with docs/instructor/solutions.txt, graded again (PASS), cleaned.
 # Included from tests/CMakeLists.txt.
 foreach(case "1;port-mismatch;listener.tcp"
              "2;no-ip-rule;tproxy.ip_rule.ipv4"
@@ -21,6 +21,17 @@ foreach(case "1;port-mismatch;listener.tcp"
         RUN_SERIAL TRUE
         TIMEOUT 180)
 endforeach()
+
+# labs: the cheat catalogue: cheats that make a symptom go away without the proxy path must FAIL
+# --check, valid fixes other than the solutions' (nft, iif, rule order) must PASS.
+add_test(NAME lab_exercise_check_grades_on_evidence
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_cheats.sh)
+set_tests_properties(lab_exercise_check_grades_on_evidence PROPERTIES
+    LABELS labs
+    ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tplexc"
+    SKIP_RETURN_CODE 4
+    RUN_SERIAL TRUE
+    TIMEOUT 400)
 
 # unit: the exercise script's own command line: the list, and bad input (exit 2, one line).
 add_test(NAME exercise_cli_lists_every_exercise
