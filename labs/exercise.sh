@@ -66,6 +66,9 @@ done
 set -- "${ex_args[@]+"${ex_args[@]}"}"
 
 : "${LAB_PREFIX:=tplex}"
+# It names namespaces and directories under /run that --clean removes: letters, digits, - and _.
+[[ "$LAB_PREFIX" =~ ^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$ ]] ||
+    ex_usage_error "LAB_PREFIX '$LAB_PREFIX': 1-20 characters of A-Z a-z 0-9 - _, starting with a letter or digit"
 [[ -z "$ex_student" ]] || LAB_PREFIX="$LAB_PREFIX-$ex_student"
 : "${EXERCISE_TIMEOUT:=14400}"
 # What the exercise runs (tplab proxy, tplab doctor) knows it is in an exercise: doctor then
@@ -173,7 +176,7 @@ ex_setup_run() {
     current=$(ex_current)
     owner=$(cat "$ex_private_dir/owner" 2>/dev/null || true)
     if [[ -n "$owner" && "$owner" != "$(ex_who)" ]]; then
-        die "exercise $current with prefix $LAB_PREFIX belongs to $owner: give each student their own, $0 $n --student NAME"
+        die "exercise $current (prefix $LAB_PREFIX) is $owner's: give each student their own, --student NAME"
     fi
     if [[ -n "$current" ]] || lab_ns_exists "$ns_gw"; then
         log "exercise ${current:-?} was still set up with prefix $LAB_PREFIX: removing it first"

@@ -46,15 +46,18 @@ while True:
     c, _ = s.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 '
+# shellcheck disable=SC2016  # the command lines below are expanded in the gateway's shell
 fake() {  # fake PORT [transparent]: a command line that starts the fake server in the background
     printf 'printf %%s %q >fake.py; setsid timeout 300 python3 fake.py %s %s >fake.log 2>&1 </dev/null & for i in $(seq 50); do ss -Hltn "sport = :%s" | grep -q . && break; sleep 0.1; done' \
         "$fake_py" "$1" "${2:-plain}" "$1"
 }
+# shellcheck disable=SC2016
 # A tplab proxy of the student's own, started in the background on PORT.
 own_proxy() {
     printf 'setsid timeout 300 %q proxy --mode tproxy --listen 0.0.0.0:%s --events events.jsonl >own-proxy.log 2>&1 </dev/null & for i in $(seq 50); do ss -Hltn "sport = :%s" | grep -q . && break; sleep 0.1; done' \
         "$tplab" "$1" "$1"
 }
+# shellcheck disable=SC2016
 kill_listener() {  # kill_listener PORT: stop whatever listens on PORT (the setup's proxy)
     printf 'kill $(ss -Hltnp "sport = :%s" | grep -o "pid=[0-9]*" | cut -d= -f2 | sort -u); while ss -Hltn "sport = :%s" | grep -q .; do sleep 0.1; done' "$1" "$1"
 }

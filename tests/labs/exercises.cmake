@@ -33,6 +33,23 @@ set_tests_properties(lab_exercise_check_grades_on_evidence PROPERTIES
     RUN_SERIAL TRUE
     TIMEOUT 400)
 
+# labs: two students at once (--student), the answers kept from students (set-up log, hints),
+# and `exercise.sh N | cat` returning once set up.
+foreach(case "students_share_one_machine;exercise_students.sh;tplexstu"
+             "answers_stay_with_the_instructor;exercise_answers_hidden.sh;tplexans"
+             "output_pipe_returns;exercise_output_pipe.sh;tplexpipe")
+    list(GET case 0 name)
+    list(GET case 1 script)
+    list(GET case 2 prefix)
+    add_test(NAME lab_exercise_${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/${script})
+    set_tests_properties(lab_exercise_${name} PROPERTIES
+        LABELS labs
+        ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=${prefix}"
+        SKIP_RETURN_CODE 4
+        RUN_SERIAL TRUE
+        TIMEOUT 180)
+endforeach()
+
 # unit: the exercise script's own command line: the list, and bad input (exit 2, one line).
 add_test(NAME exercise_cli_lists_every_exercise
          COMMAND sh -c "\"$1\" --list | wc -l | grep -qx 8" exercise_cli ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
