@@ -1,7 +1,9 @@
 # shellcheck shell=bash disable=SC2154,SC2034  # lib.sh's names (ns_gw, tproxy_mark, ...)
 # What the break-and-fix exercises share: the working gateways they start from (TPROXY and
-# REDIRECT), the servers, and the grading (tplab doctor plus real flows). Sourced by
-# labs/exercise.sh after labs/lib.sh; IPv4 only, on lib.sh's standard topology.
+# REDIRECT), the servers, and the grading on evidence: real requests with a fresh token each,
+# the proxy's own events for them (read by evidence.py, beside this file), the peer the server
+# saw, and tplab doctor to explain a failure. Sourced by labs/exercise.sh after labs/lib.sh;
+# IPv4 only, on lib.sh's standard topology.
 
 # The proxy ports and the mark/table of a correct gateway: the same as the labs'.
 ex_tproxy_port=$tproxy_port    # 15002
