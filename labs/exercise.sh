@@ -167,17 +167,26 @@ print(struct.unpack("Q", s.getsockopt(socket.SOL_SOCKET, 71, 8))[0])' 2>/dev/nul
     rm -rf -- "$ex_state_dir" "$ex_private_dir"
 }
 
+# ex_guard_owner: stop (exit 1) if the exercise under this prefix was set up by another user:
+# one student's set-up or --clean must not remove another's. Root itself (no sudo: the
+# instructor) may.
+ex_guard_owner() {
+    local owner who
+    owner=$(cat "$ex_private_dir/owner" 2>/dev/null || true)
+    who=$(ex_who)
+    if [[ -n "$owner" && "$owner" != "$who" && "$who" != root ]]; then
+        die "exercise $(ex_current) (prefix $LAB_PREFIX) is $owner's: give each student their own, --student NAME"
+    fi
+}
+
 ex_setup_run() {
-    local n=$1 current owner me
+    local n=$1 current me
     require_root
     require_tool ip ss iptables curl timeout python3
     use_tplab >/dev/null
     lab_lock
     current=$(ex_current)
-    owner=$(cat "$ex_private_dir/owner" 2>/dev/null || true)
-    if [[ -n "$owner" && "$owner" != "$(ex_who)" ]]; then
-        die "exercise $current (prefix $LAB_PREFIX) is $owner's: give each student their own, --student NAME"
-    fi
+    ex_guard_owner
     if [[ -n "$current" ]] || lab_ns_exists "$ns_gw"; then
         log "exercise ${current:-?} was still set up with prefix $LAB_PREFIX: removing it first"
         ex_teardown
@@ -290,6 +299,7 @@ ex_clean_run() {
     if [[ -n "$current" && "$current" != "$n" ]]; then
         ex_usage_error "exercise $current is set up, not $n: $0 $current$(ex_student_hint) --clean removes it"
     fi
+    ex_guard_owner
     if [[ -z "$current" ]] && ! lab_ns_exists "$ns_gw"; then
         log "nothing to clean: no exercise is set up with prefix $LAB_PREFIX"
         exit 0

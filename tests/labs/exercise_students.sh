@@ -3,7 +3,7 @@
 # Ana sets exercise 2 up while Ben sets exercise 3 up, at the same time, both through sudo-less
 # root with no LAB_PREFIX of their own (sudo drops it). Ana fixes hers: her --check passes and
 # Ben's still fails on his own fault; Ben fixes his: both pass. A third user without --student
-# cannot take over a prefix someone else set up, and --check names --student when the exercise
+# cannot take over (set up again, or --clean) a prefix someone else set up, and --check names --student when the exercise
 # set up under a prefix is not the one asked for.
 # Usage: exercise_students.sh   (LAB_PREFIX: the prefix the students' names are added to)
 set -uo pipefail
@@ -77,6 +77,9 @@ SUDO_USER=ana "$exercise" 2 >"$out/plain" 2>&1 || true
 rc=0
 SUDO_USER=ben "$exercise" 3 >"$out/takeover" 2>&1 || rc=$?
 expect "a second user cannot replace the first one's exercise" 1 "$rc" "$out/takeover" "is ana's: give each student their own, --student NAME"
+rc=0
+SUDO_USER=ben "$exercise" 2 --clean >"$out/takeover2" 2>&1 || rc=$?
+expect "a second user cannot --clean the first one's exercise" 1 "$rc" "$out/takeover2" "is ana's"
 if ip netns list | grep -q "^$LAB_PREFIX-gw"; then
     ok "the first user's namespaces are still there"
 else
