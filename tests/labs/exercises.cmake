@@ -33,11 +33,12 @@ set_tests_properties(lab_exercise_check_grades_on_evidence PROPERTIES
     RUN_SERIAL TRUE
     TIMEOUT 400)
 
-# labs: two students at once (--student), the answers kept from students (set-up log, hints),
-# and `exercise.sh N | cat` returning once set up.
+# labs: two students at once (--student), a non-root student's --student through real sudo, the
+# answers kept from students (set-up log, hints), and `exercise.sh N | cat` returning once set up.
 foreach(case "students_share_one_machine;exercise_students.sh;tplexstu"
              "answers_stay_with_the_instructor;exercise_answers_hidden.sh;tplexans"
-             "output_pipe_returns;exercise_output_pipe.sh;tplexpipe")
+             "output_pipe_returns;exercise_output_pipe.sh;tplexpipe"
+             "student_name_survives_sudo;exercise_student_via_sudo.sh;tplexsudo")
     list(GET case 0 name)
     list(GET case 1 script)
     list(GET case 2 prefix)
