@@ -282,7 +282,13 @@ ex_hint_run() {
         no_fix=$(ex_doctor_no_fix)
     fi
     hint=${ex_hints[given - 1]}
-    hint=${hint//\{doctor\}/tplab doctor${no_fix:+ $no_fix}}
+    # The doctor a hint suggests runs in exercise mode too: --no-fix where this tplab has it, else
+    # TPLAB_EXERCISE=1 in its environment (the same switch, for a tplab that reads it).
+    if [[ -n "$no_fix" ]]; then
+        hint=${hint//\{doctor\}/tplab doctor $no_fix}
+    else
+        hint=${hint//\{doctor\}/TPLAB_EXERCISE=1 tplab doctor}
+    fi
     printf 'Hint %d of %d for exercise %d:\n' "$given" "$total" "$n"
     printf '%s\n' "$hint" | fold -s -w 96 | sed 's/ *$//; s/^/  /'
     printf '(on the gateway: sudo ip netns exec %s bash)\n' "$ns_gw"

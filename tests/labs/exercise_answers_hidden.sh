@@ -3,7 +3,8 @@
 # student's directory and in no output a student sees (set-up, --check, --help, the handout);
 # the set-up log is root-only (0600 in a 0700 directory outside the student's); the solutions
 # are not under labs/. --hint climbs a ladder (1, 2, 3, then 3 again) without naming the fault.
-# What the exercise runs has TPLAB_EXERCISE=1 in its environment (doctor hides fix commands).
+# What the exercise runs has TPLAB_EXERCISE=1 in its environment, and where tplab doctor has
+# --no-fix (it names the fault without the command that fixes it), --check and the hints use it.
 # Usage: exercise_answers_hidden.sh   (LAB_PREFIX: default tplexh)
 set -uo pipefail
 
@@ -21,6 +22,24 @@ finish() {
     rm -rf -- "$out"
 }
 trap finish EXIT
+
+# A tplab whose doctor has --no-fix (as the merged build will): a wrapper that takes the option
+# out, notes the call, and runs the real binary. The check and the hints must use the option.
+real=$(readlink -f "${TPLAB:-$repo/build/cli/tplab}")
+[[ -x "$real" ]] || { echo "FAIL: no tplab binary (set TPLAB)"; exit 1; }
+mkdir -p "$out/bin"
+cat >"$out/bin/tplab" <<WRAPPER
+#!/bin/bash
+[[ "\$1" == doctor ]] || exec "$real" "\$@"
+args=()
+for a in "\$@"; do
+    if [[ "\$a" == --no-fix ]]; then printf '%s\n' "\$*" >>"$out/no-fix.log"; else args+=("\$a"); fi
+done
+if [[ " \$* " == *" --help "* ]]; then "$real" "\${args[@]}"; echo "  --no-fix  name faults, not fixes"; exit 0; fi
+exec "$real" "\${args[@]}"
+WRAPPER
+chmod +x "$out/bin/tplab"
+export TPLAB="$out/bin/tplab"
 
 ok() { printf 'PASS: %s\n' "$*"; }
 bad() {
@@ -62,6 +81,12 @@ fi
 left=$(find "$repo/labs" -iname '*solution*')
 if [[ -z "$left" ]]; then ok "no solutions under labs/"; else bad "solutions under labs/: $left"; fi
 
+if grep -q -- "doctor --mode tproxy --port 15002 --json --no-fix" "$out/no-fix.log" 2>/dev/null; then
+    ok "--check runs tplab doctor with --no-fix when this tplab has it"
+else
+    bad "--check did not run tplab doctor --no-fix: $(cat "$out/no-fix.log" 2>/dev/null)"
+fi
+
 want=(1 2 3 3)
 for i in 0 1 2 3; do
     "$exercise" 5 --hint >"$out/hint$i" 2>&1
@@ -72,6 +97,13 @@ for i in 0 1 2 3; do
         sed 's/^/  | /' "$out/hint$i"
     fi
 done
+
+if grep -q "tplab doctor --no-fix --mode tproxy" "$out/hint1"; then
+    ok "the hint's doctor command has --no-fix"
+else
+    bad "hint 2 suggests no tplab doctor --no-fix:"
+    sed 's/^/  | /' "$out/hint1"
+fi
 
 pid=$(ip netns exec "$LAB_PREFIX-gw" ss -Hltnp 'sport = :15002' | grep -o 'pid=[0-9]*' | head -n1 | cut -d= -f2)
 if [[ -n "$pid" ]] && tr '\0' '\n' <"/proc/$pid/environ" | grep -qx TPLAB_EXERCISE=1; then
