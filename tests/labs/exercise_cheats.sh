@@ -52,10 +52,10 @@ fake() {  # fake PORT [transparent]: a command line that starts the fake server 
         "$fake_py" "$1" "${2:-plain}" "$1"
 }
 # shellcheck disable=SC2016
-# A tplab proxy of the student's own, started in the background on PORT.
+# A tplab proxy of the student's own, started in the background on PORT (mode: tproxy, or MODE).
 own_proxy() {
-    printf 'setsid timeout 300 %q proxy --mode tproxy --listen 0.0.0.0:%s --events events.jsonl >own-proxy.log 2>&1 </dev/null & for i in $(seq 50); do ss -Hltn "sport = :%s" | grep -q . && break; sleep 0.1; done' \
-        "$tplab" "$1" "$1"
+    printf 'setsid timeout 300 %q proxy --mode %s --listen 0.0.0.0:%s --events events.jsonl >own-proxy.log 2>&1 </dev/null & for i in $(seq 50); do ss -Hltn "sport = :%s" | grep -q . && break; sleep 0.1; done' \
+        "$tplab" "${2:-tproxy}" "$1" "$1"
 }
 # shellcheck disable=SC2016
 kill_listener() {  # kill_listener PORT: stop whatever listens on PORT (the setup's proxy)
@@ -114,6 +114,10 @@ case_ "exercise 1, the proxy restarted on the rule's port" 1 PASS "through tplab
     "$(kill_listener 555)" "$(own_proxy 12345)"
 case_ "exercise 2, a decoy ip rule after main, and MASQUERADE" 2 FAIL "client -> http" \
     "ip rule add fwmark 0x1/0x1 lookup 100 priority 40000" "$masquerade"
+case_ "exercise 2, REDIRECT to a tplab proxy in redirect mode instead" 2 FAIL "in mode redirect, want tproxy" \
+    "iptables -t mangle -F PREROUTING" \
+    "iptables -t nat -A PREROUTING -i veth-c -p tcp --dport 80 -j REDIRECT --to-ports 15001" \
+    "$(own_proxy 15001 redirect)"
 case_ "exercise 2, the ip rule with iif veth-c" 2 PASS "through tplab proxy" \
     "ip rule add fwmark 0x1/0x1 iif veth-c lookup 100"
 case_ "exercise 3, the local route written as default" 3 PASS "through tplab proxy" \
