@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom: read by labs/exercise.sh
+# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom, ex_hints: read by labs/exercise.sh
 # Exercise 6: the gateway runs a small python relay (relay.py) whose listener lacks IP_TRANSPARENT.
 ex_title="a home-made proxy"
 ex_symptom="The gateway runs a home-made proxy, relay.py (in the exercise directory), instead of
@@ -62,6 +62,13 @@ ex_setup() {
 }
 
 ex_check() {
-    ex_check_doctor tproxy mangle TPROXY --on-port
-    ex_check_client_flow
+    ex_check_relay_flow "$ex_tproxy_port"
+    ex_check_doctor tproxy
 }
+
+# The hint ladder (exercise.sh N --hint): nudges toward the evidence, never the fix.
+ex_hints=(
+    "The rules count the SYN (iptables -t mangle -L PREROUTING -v -n), yet relay.py never prints 'accepted'. Run {doctor} --mode tproxy --port 15002 on the gateway and read its listener line."
+    "TPROXY can only hand a connection for someone else's address to a socket that said it accepts such connections. Which socket option is that, and when must it be set?"
+    "Read relay.py from the top: where is the listening socket made, and what happens between socket() and bind()? Restart it after the change, output to relay.log."
+)

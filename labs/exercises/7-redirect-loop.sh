@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom: read by labs/exercise.sh
+# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom, ex_hints: read by labs/exercise.sh
 # Exercise 7: REDIRECT of the gateway's own traffic (nat OUTPUT) without the RETURN for the
 # proxy's mark: the proxy's upstream connection is redirected back into the proxy.
 ex_title="REDIRECT for the gateway's own traffic too"
@@ -18,15 +18,14 @@ ex_setup() {
 }
 
 ex_check() {
-    local before after
-    ex_check_doctor redirect nat REDIRECT --to-ports
-    ex_check_client_flow
-    before=$(ex_counter nat OUTPUT REDIRECT)
-    ex_check_gateway_flow
-    after=$(ex_counter nat OUTPUT REDIRECT)
-    if ((after > before)); then
-        ex_pass "the gateway's own request went through the proxy (nat OUTPUT REDIRECT: $before -> $after packets)"
-    else
-        ex_fail "the gateway's own request was not redirected (nat OUTPUT REDIRECT counter: $before -> $after): it must still go through the proxy"
-    fi
+    ex_check_proxied_flow redirect SO_ORIGINAL_DST
+    ex_check_gateway_flow proxy
+    ex_check_doctor redirect
 }
+
+# The hint ladder (exercise.sh N --hint): nudges toward the evidence, never the fix.
+ex_hints=(
+    "Look at the proxy's events (events.jsonl): what is the original destination of the connections it refuses, and who is their client?"
+    "Count again: iptables -t nat -L OUTPUT -v -n before and after one request from the gateway. How many packets does one request push through the REDIRECT rule, and whose are they?"
+    "The proxy marks its own upstream connections (--mark 2). Which rule could use that mark, and where must it sit?"
+)

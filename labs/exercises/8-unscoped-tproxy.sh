@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom: read by labs/exercise.sh
+# shellcheck shell=bash disable=SC2034,SC2154  # ex_title, ex_symptom, ex_hints: read by labs/exercise.sh
 # Exercise 8: the tutorial's unscoped `-p tcp -j TPROXY` rule with no socket guard in front.
 ex_title="the tutorial's one-line TPROXY rule"
 ex_symptom="The gateway was set up from a tutorial: one TPROXY rule for all TCP, the ip rule,
@@ -15,8 +15,15 @@ ex_setup() {
 }
 
 ex_check() {
-    ex_check_doctor tproxy mangle TPROXY --on-port
-    ex_check_client_flow
-    ex_check_gateway_flow
+    ex_check_proxied_flow tproxy getsockname
+    ex_check_gateway_flow direct
     ex_check_gateway_service
+    ex_check_doctor tproxy
 }
+
+# The hint ladder (exercise.sh N --hint): nudges toward the evidence, never the fix.
+ex_hints=(
+    "Capture on the gateway's veth-s while the gateway itself requests http://198.51.100.2/ (tcpdump -ni veth-s port 80): the server answers; where does the answer go? Compare the TPROXY rule's counter."
+    "The one rule catches every TCP packet that comes in: the client's SYNs, but also the replies to the gateway's own connections and the connections to the gateway itself. Which of those belong to the proxy?"
+    "Read the kernel's tproxy documentation on the 'socket' match, and scope the rule to what should be intercepted. {doctor} --mode tproxy --port 15002 helps check the rest."
+)

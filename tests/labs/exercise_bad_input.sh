@@ -21,4 +21,12 @@ expect_2 1 2
 expect_2 --check
 expect_2 1 --frobnicate
 expect_2 'x;y'
+expect_2 1 --student
+expect_2 1 --student Ana
+expect_2 1 --student 'a;b'
+expect_2 1 --student toolongname
+expect_2 1 --student ana --student ben
+expect_2 1 --hint --check
+LAB_PREFIX=../../etc expect_2 1
+LAB_PREFIX='a b' expect_2 1
 ((failures == 0))

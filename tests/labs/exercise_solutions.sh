@@ -1,7 +1,7 @@
 #!/bin/bash
 # One break-and-fix exercise end to end: labs/exercise.sh N builds it broken; --check must FAIL
 # (exit 1) and name the fault (a line matching WANT_REASON); the steps for N in
-# labs/exercises/solutions.txt are applied in the namespaces; --check must then PASS (exit 0);
+# docs/instructor/solutions.txt are applied in the namespaces; --check must then PASS (exit 0);
 # --clean must leave no namespace, process or file behind.
 # Usage: exercise_solutions.sh N WANT_REASON   (LAB_PREFIX: the namespaces' prefix; default tplext)
 set -euo pipefail
@@ -10,7 +10,7 @@ n=${1:?usage: exercise_solutions.sh N WANT_REASON}
 want_reason=${2:?usage: exercise_solutions.sh N WANT_REASON}
 repo=$(cd "$(dirname "$(readlink -f "$0")")/../.." && pwd)
 exercise="$repo/labs/exercise.sh"
-solutions="$repo/labs/exercises/solutions.txt"
+solutions="$repo/docs/instructor/solutions.txt"
 export LAB_PREFIX=${LAB_PREFIX:-tplext}
 state="/run/tplab-exercise-$LAB_PREFIX"
 out=$(mktemp -d)

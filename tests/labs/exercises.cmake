@@ -1,5 +1,5 @@
 # labs: each break-and-fix exercise of labs/exercise.sh, built broken, graded broken (it must
-# FAIL and name the fault), fixed with labs/exercises/solutions.txt, graded again (PASS), cleaned.
+# FAIL and name the fault), fixed with docs/instructor/solutions.txt, graded again (PASS), cleaned.
 # Included from tests/CMakeLists.txt.
 foreach(case "1;port-mismatch;listener.tcp"
              "2;no-ip-rule;tproxy.ip_rule.ipv4"
@@ -17,6 +17,35 @@ foreach(case "1;port-mismatch;listener.tcp"
     set_tests_properties(lab_exercise_${number}_${name} PROPERTIES
         LABELS labs
         ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tplext"
+        SKIP_RETURN_CODE 4
+        RUN_SERIAL TRUE
+        TIMEOUT 180)
+endforeach()
+
+# labs: the cheat catalogue: cheats that make a symptom go away without the proxy path must FAIL
+# --check, valid fixes other than the solutions' (nft, iif, rule order) must PASS.
+add_test(NAME lab_exercise_check_grades_on_evidence
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_cheats.sh)
+set_tests_properties(lab_exercise_check_grades_on_evidence PROPERTIES
+    LABELS labs
+    ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tplexc"
+    SKIP_RETURN_CODE 4
+    RUN_SERIAL TRUE
+    TIMEOUT 400)
+
+# labs: two students at once (--student), a non-root student's --student through real sudo, the
+# answers kept from students (set-up log, hints), and `exercise.sh N | cat` returning once set up.
+foreach(case "students_share_one_machine;exercise_students.sh;tplexstu"
+             "answers_stay_with_the_instructor;exercise_answers_hidden.sh;tplexans"
+             "output_pipe_returns;exercise_output_pipe.sh;tplexpipe"
+             "student_name_survives_sudo;exercise_student_via_sudo.sh;tplexsudo")
+    list(GET case 0 name)
+    list(GET case 1 script)
+    list(GET case 2 prefix)
+    add_test(NAME lab_exercise_${name} COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/${script})
+    set_tests_properties(lab_exercise_${name} PROPERTIES
+        LABELS labs
+        ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=${prefix}"
         SKIP_RETURN_CODE 4
         RUN_SERIAL TRUE
         TIMEOUT 180)
