@@ -36,10 +36,6 @@ cleanup() {
         busywait 3 lab_pid_gone "$pid" || kill -KILL "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    for pid in "${lab_watchdogs[@]}"; do
-        kill -TERM "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
-    done
     for ns in "${lab_ns_list[@]}"; do
         if lab_ns_exists "$ns"; then
             lab_undo_rules "$ns"

@@ -171,7 +171,8 @@ lab_start_job() {
 # lab_watch_job PID: timeout(1) for a job of a lab that can pause. A process of its own counts the
 # seconds the job has run while the lab was not paused (pause_here sends it USR1 when a pause
 # starts, USR2 when it ends); at LAB_TIMEOUT it sends the job TERM, and KILL 5 s later, as
-# `timeout --kill-after=5` does. It outlives the lab only as long as the job does.
+# `timeout --kill-after=5` does. It ends within a second of its job, and only then: cleanup stops
+# the job, not the watchdog, so a job a lab leaves running on purpose (exercise.sh) keeps its limit.
 lab_watch_job() {
     local pid=$1
     (
