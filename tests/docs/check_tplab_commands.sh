@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Every `tplab ...` command the instructor's kit prints works as printed: docs/teaching/*.md, in
-# English (the zh pages copy their code blocks byte for byte), and the README's code blocks (its
-# quick start). Commands are taken from fenced code blocks (a line that, after an optional `sudo`,
-# VAR=value settings and `ip netns exec NS`, starts with `tplab`; a trailing `# comment` or `&` is
-# dropped) and, in docs/teaching, from inline code spans that start the same way (`tplab doctor
-# --mode tproxy --port 15002`; the README's spans name options in prose, not commands). Output lines
-# (`FAIL: tplab doctor ...`, `[gw] # tplab ...`) do not start that way and are not commands.
+# Every `tplab ...` command the instructor's kit prints works as printed: docs/teaching/*.md and
+# docs/instructor/*.md (the solutions, where they live), in English (the zh pages copy their code
+# blocks byte for byte), and the README's code blocks (its quick start). Commands are taken from
+# fenced code blocks (a line that, after an optional `sudo`, VAR=value settings and `ip netns exec
+# NS`, starts with `tplab`; a trailing `# comment` or `&` is dropped) and, in the kit's pages,
+# from inline code spans that start the same way (`tplab doctor --mode tproxy --port 15002`; the
+# README's spans name options in prose, not commands). Output lines (`FAIL: tplab doctor ...`,
+# `[gw] # tplab ...`) do not start that way and are not commands.
 # Placeholders in spans are filled in: MODE -> tproxy, PORT and P -> 15002, NAME -> quickstart.
-# How each is checked, the tplab being TPLAB (default: the build's) first on PATH:
+# How each is checked, with the TPLAB argument first on PATH as `tplab`:
 #   run as printed   --help / -h / --version anywhere on the line; `tplab lab --list`;
 #                    `tplab rules ...` without --apply/--remove (it only prints);
 #                    `tplab doctor ...` inside a scratch namespace of its own (as root; `ip netns
@@ -47,10 +48,10 @@ fi
 # extract: "PAGE:LINE<TAB>COMMAND" for each command of the pages (run in a subshell: it cds).
 extract() {
     cd "$repo" || return 1
-    /usr/bin/python3 - "$repo" README.md docs/teaching/*.md <<'EOF'
-import re, sys, os
-repo, pages = sys.argv[1], sys.argv[2:]
-os.chdir(repo)
+    /usr/bin/python3 - "$repo" <<'EOF'
+import glob, re, sys, os
+os.chdir(sys.argv[1])
+pages = ["README.md"] + glob.glob("docs/teaching/*.md") + glob.glob("docs/instructor/*.md")
 lead = r"(?:sudo\s+)?(?:[A-Z_][A-Z0-9_]*=\S*\s+)*(?:ip netns exec \S+\s+)?tplab(?:\s|$)"
 command_re = re.compile(r"^\s*(" + lead + r".*)$")
 fills = {"MODE": "tproxy", "PORT": "15002", "P": "15002", "NAME": "quickstart"}
@@ -63,7 +64,7 @@ for page in sorted(set(pages)):
             continue
         if fenced:
             candidates = [line]
-        elif page.startswith("docs/teaching/"):
+        elif page.startswith(("docs/teaching/", "docs/instructor/")):
             candidates = re.findall(r"`([^`]+)`", line)
         else:
             continue
