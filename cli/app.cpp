@@ -13,11 +13,11 @@ std::vector<Command> setupApp(CLI::App& app) {
     app.description(
         "tplab: teaches and compares the two ways Linux hands a transparent proxy its traffic\n"
         "(REDIRECT/DNAT in the nat table, TPROXY in the mangle table), and is such a proxy.\n"
-        "Docs: docs/concepts.md. Labs: labs/quickstart.sh.");
+        "Docs: docs/concepts.md. Labs: tplab lab --list, then tplab lab quickstart (as root).");
     app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
     app.require_subcommand(1);
     return {setupProxyCommand(app), setupCaptureCommand(app), setupReportCommand(app),
-            setupRulesCommand(app), setupDoctorCommand(app)};
+            setupRulesCommand(app), setupDoctorCommand(app),  setupLabCommand(app)};
 }
 
 }  // namespace tplab

@@ -14,7 +14,7 @@
 
 # Tunables (override from the environment).
 : "${LAB_PREFIX:=tpl}"    # namespaces are ${LAB_PREFIX}-client, -gw, -server
-: "${LAB_TIMEOUT:=120}"   # seconds any background job may live (it runs under timeout)
+: "${LAB_TIMEOUT:=120}"   # seconds any background job may live, not counting time paused (LAB_PAUSE)
 : "${LAB_WAIT:=10}"       # seconds to wait for a listener, a log line, a process to stop
 : "${LAB_OUTPUT:=}"       # keep logs and events in this directory (default: a temp dir, removed)
 : "${LAB_VERBOSE:=0}"     # 1: also show the setup commands that build the topology
@@ -23,6 +23,7 @@
 : "${LAB_COLUMNS:=100}"   # the widest line the labs print (longer text and commands wrap)
 
 [[ "$LAB_HOLD" =~ ^[1-9][0-9]?$ ]] || { printf 'ERROR: LAB_HOLD must be 1-99 seconds (got %s)\n' "$LAB_HOLD" >&2; exit 2; }
+[[ "$LAB_TIMEOUT" =~ ^[1-9][0-9]{0,5}$ ]] || { printf 'ERROR: LAB_TIMEOUT must be 1-999999 seconds (got %s)\n' "$LAB_TIMEOUT" >&2; exit 2; }
 
 readonly lab_skip_code=4  # kselftest convention: 4 means skipped
 
@@ -68,6 +69,9 @@ lab_work=""         # directory for logs and events; see init_workdir
 bg_pid=""           # pid of the job start_bg started last
 proxy_pid=""        # the running tplab proxy (start_proxy), and the namespace it runs in
 proxy_ns=""
+lab_watchdogs=()    # with LAB_PAUSE=1 on a terminal: one per background job (lab_watch_job)
+lab_can_pause=0     # 1: pause_here waits for Enter (LAB_PAUSE=1, stdin a terminal)
+[[ "$LAB_PAUSE" == 1 && -t 0 ]] && lab_can_pause=1
 
 # Keep the script's own stdout on fd 3 and stderr on fd 4: `run NS CMD >file` still shows the
 # command, and a trap that fires inside a redirected function still reaches the terminal.

@@ -24,6 +24,9 @@ test_packages=(
     # checks: the Vagrantfile's syntax, the HTML report in a real headless browser
     ruby chromium
     sudo  # scripts/lab.sh run by a user with sudo (tests/labs/lab_sh_as_sudo_user.sh)
+    # scripts/package.sh: cpack's Debian package asks dpkg-shlibdeps for its Depends; the
+    # package test reads the man page it installs (tests/package/deb_install.sh)
+    dpkg-dev man-db
     # CI's extra stages: valgrind, and clang with libFuzzer's runtime for tests/fuzz
     valgrind libclang-rt-14-dev ccache
     # the Debian 12 VM (scripts/vm/build-box.sh, scripts/vm-test.sh; ctest -L '^vm-quick$')

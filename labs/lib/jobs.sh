@@ -125,8 +125,8 @@ wait_for_line() {
 }
 
 # start_bg NS LOGFILE CMD...: run CMD in NS (`-`: the host's namespace) in the background under
-# `timeout $LAB_TIMEOUT`, stdout and stderr to LOGFILE. Shows the command; sets bg_pid; cleanup
-# stops it.
+# `timeout $LAB_TIMEOUT` (a lab that can pause: under lab_watch_job), stdout and stderr to
+# LOGFILE. Shows the command; sets bg_pid; cleanup stops it.
 start_bg() {
     local ns=$1 logfile=$2
     shift 2
@@ -142,10 +142,13 @@ start_bg() {
 # lives on (`-`: here), inside IN_NS (empty: that machine's own namespace); sets bg_pid. A job on
 # another machine is its ssh process here, which lives as long as the job and ends with its exit
 # status; its pid is in a file there while it runs, so that stop_bg can signal the job itself.
+# A lab that can pause (lab_can_pause) runs CMD without timeout(1), whose clock cannot be stopped,
+# and lab_watch_job ends it after LAB_TIMEOUT seconds that do not count the pauses.
 lab_start_job() {
     local machine_ns=$1 in_ns=$2 logfile=$3 pidfile
     shift 3
     local command=(timeout --kill-after=5 "$LAB_TIMEOUT" "$@")
+    ((lab_can_pause)) && command=("$@")
     [[ -n "$in_ns" ]] && command=(ip netns exec "$in_ns" "${command[@]}")
     # A simple command, not a function, after `&`: so $! is the job itself and signals reach it.
     if lab_remote "$machine_ns"; then
@@ -161,6 +164,41 @@ lab_start_job() {
     fi
     bg_pid=$!
     lab_pids+=("$bg_pid")
+    ((lab_can_pause)) && lab_watch_job "$bg_pid"
+    return 0
+}
+
+# lab_watch_job PID: timeout(1) for a job of a lab that can pause. A process of its own counts the
+# seconds the job has run while the lab was not paused (pause_here sends it USR1 when a pause
+# starts, USR2 when it ends); at LAB_TIMEOUT it sends the job TERM, and KILL 5 s later, as
+# `timeout --kill-after=5` does. It ends within a second of its job, and only then: cleanup stops
+# the job, not the watchdog, so a job a lab leaves running on purpose (exercise.sh) keeps its limit.
+lab_watch_job() {
+    local pid=$1
+    (
+        paused=0 age=0
+        trap 'paused=1' USR1
+        trap 'paused=0' USR2
+        trap - EXIT INT TERM HUP
+        cd / || exit 0
+        while kill -0 "$pid" 2>/dev/null; do
+            sleep 1
+            ((paused)) || age=$((age + 1))
+            ((age >= LAB_TIMEOUT)) || continue
+            lab_signal_job "$pid" TERM
+            busywait 5 lab_pid_gone "$pid" || lab_signal_job "$pid" KILL
+            exit 0
+        done
+    ) </dev/null >/dev/null 2>&1 3>&- 4>&- 9>&- &
+    lab_watchdogs+=("$!")
+}
+
+# lab_signal_watchdogs SIGNAL: send SIGNAL to every lab_watch_job process still running.
+lab_signal_watchdogs() {
+    local pid
+    for pid in "${lab_watchdogs[@]}"; do
+        kill "-$1" "$pid" 2>/dev/null || true
+    done
 }
 
 lab_pid_gone() {

@@ -122,12 +122,16 @@ check_contains() {
 }
 
 # pause_here: with LAB_PAUSE=1 on a terminal, wait for Enter, so the namespaces can be
-# explored from another shell (ip netns exec ...). Background jobs still end after LAB_TIMEOUT.
+# explored from another shell (ip netns exec ...). The wait does not count towards LAB_TIMEOUT:
+# the background jobs' watchdogs (lab_watch_job) stop counting until Enter, however long the class
+# takes.
 pause_here() {
     [[ "$LAB_PAUSE" == 1 && -t 0 ]] || return 0
     printf '\n-- paused: explore with e.g. ip netns exec %s iptables -t nat -L -n -v; Enter continues --\n' \
         "$ns_gw" >&3
+    lab_signal_watchdogs USR1
     read -r _ || true
+    lab_signal_watchdogs USR2
 }
 
 # lab_exit: print the tally and exit 1 if any check failed, 0 otherwise.

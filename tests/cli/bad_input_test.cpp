@@ -451,6 +451,15 @@ const std::vector<BadInput>& catalogue() {
         {"DoctorPortEmpty", {"doctor", "--port", ""}, "--port"},
         {"DoctorPortText", {"doctor", "--port", "http"}, "--port"},
         {"DoctorUnknownOption", {"doctor", "--fix"}, "--fix"},
+
+        // lab: only a name from tplab lab --list, never a path
+        {"LabNoName", {"lab"}, "--list"},
+        {"LabUnknown", {"lab", "no-such-lab"}, "no-such-lab"},
+        {"LabPathTraversal", {"lab", "../../etc/passwd"}, "../../etc/passwd"},
+        {"LabAbsolutePath", {"lab", "/bin/sh"}, "/bin/sh"},
+        {"LabTheLibrary", {"lab", "lib"}, "lib"},
+        {"LabWithSuffix", {"lab", "quickstart.sh"}, "quickstart.sh"},
+        {"LabUnknownOption", {"lab", "--bogus"}, "--bogus"},
     };
     return cases;
 }

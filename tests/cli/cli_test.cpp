@@ -49,7 +49,7 @@ TEST(Cli, ProxyHelpDocumentsEveryOption) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-    for (const char* command : {"proxy", "capture", "report", "rules", "doctor"}) {
+    for (const char* command : {"proxy", "capture", "report", "rules", "doctor", "lab"}) {
         auto result = tplab(std::string(command) + " --help");
         EXPECT_EQ(result.exitCode, 0) << command;
         EXPECT_NE(result.output.find("Usage:"), std::string::npos) << command;
@@ -58,7 +58,7 @@ TEST(Cli, EveryCommandHasHelp) {
 
 // A class reads --help on a projector: no line over 100 columns, and nothing lost by wrapping.
 TEST(Cli, EveryHelpFitsOneHundredColumns) {
-    for (const char* command : {"", "proxy", "capture", "report", "rules", "doctor"}) {
+    for (const char* command : {"", "proxy", "capture", "report", "rules", "doctor", "lab"}) {
         auto result = tplab(std::string(command) + " --help");
         ASSERT_EQ(result.exitCode, 0) << command;
         std::size_t start = 0;

@@ -1,6 +1,6 @@
 #!/bin/bash
 # The labs refuse bad settings for the three-VM mode (LAB_MACHINES, LAB_SSH, LAB_LINKS) and a bad
-# LAB_HOLD with one line naming the problem and exit 2, before touching anything; so does
+# LAB_HOLD or LAB_TIMEOUT with one line naming the problem and exit 2, before touching anything; so does
 # scripts/vm-three.sh with bad arguments.
 # Usage: lab_env_bad_input.sh REPO_DIR
 set -uo pipefail
@@ -22,6 +22,8 @@ lab=$repo/labs/01-direct.sh
 expect_2 LAB_HOLD env LAB_HOLD=abc "$lab"
 expect_2 LAB_HOLD env LAB_HOLD=0 "$lab"
 expect_2 LAB_HOLD env 'LAB_HOLD=1; reboot' "$lab"
+expect_2 LAB_TIMEOUT env LAB_TIMEOUT=2m "$lab"
+expect_2 LAB_TIMEOUT env LAB_TIMEOUT=0 "$lab"
 expect_2 LAB_MACHINES env 'LAB_MACHINES=client=vm;reboot' LAB_SSH=ssh "$lab"
 expect_2 LAB_MACHINES env LAB_MACHINES=client LAB_SSH=ssh "$lab"
 expect_2 'LAB_SSH' env LAB_MACHINES=client=vm-client "$lab"

@@ -6,6 +6,10 @@
 #   no sudoers entry   -> sudo refuses (no terminal to ask a password on), non-zero, nothing runs
 #   NOPASSWD entry     -> [1/3] [2/3] [3/3], the quickstart passes, run by root with the user's
 #                         LAB_PREFIX and LAB_OUTPUT; nothing is left behind
+#                         and tplab is installed: the user's login shell finds it (bash -lc),
+#                         so do sudo (secure_path) and man; tplab lab --list lists the labs
+# What the install wrote (PREFIX/bin/tplab, share/man/man1/tplab.1, share/tplab, share/doc/tplab,
+# PREFIX from the build's CMakeCache) is put back as it was before the test, on every exit.
 # The copy's build/ is a symlink to BUILD_DIR, so lab.sh's build step is a no-op, not a rebuild.
 # Usage: lab_sh_as_sudo_user.sh SOURCE_DIR BUILD_DIR. Exit 0 pass, 1 fail, 4 skip.
 set -uo pipefail
@@ -34,6 +38,11 @@ prefix="tplsudo$$"
 sudoers="/etc/sudoers.d/$user"   # no dot in the name: sudo skips such files in sudoers.d
 work=""
 status=0
+prefix_dir=$(sed -n 's/^CMAKE_INSTALL_PREFIX:PATH=//p' "$build/CMakeCache.txt" 2>/dev/null)
+prefix_dir=${prefix_dir:-/usr/local}
+installed_paths=("$prefix_dir/bin/tplab" "$prefix_dir/share/man/man1/tplab.1"
+    "$prefix_dir/share/tplab" "$prefix_dir/share/doc/tplab")
+backup=""   # a copy of those that existed before the test (restore_install puts them back)
 
 fail() {
     echo "FAIL: $*"
@@ -63,9 +72,26 @@ processes_in_work() {
     done
 }
 
+# shellcheck disable=SC2317  # run by cleanup
+# restore_install: each of installed_paths as it was before the test: removed, or its backup back.
+restore_install() {
+    local path
+    [ -n "$backup" ] || return 0
+    for path in "${installed_paths[@]}"; do
+        rm -rf -- "$path"
+        if [ -e "$backup$path" ] || [ -L "$backup$path" ]; then
+            mkdir -p -- "$(dirname "$path")"
+            cp -a -- "$backup$path" "$path"
+        fi
+    done
+    rm -rf -- "$backup"
+    backup=""
+}
+
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     local pid ns
+    restore_install
     trap '' INT TERM HUP
     for pid in $(pgrep -u "$user" 2>/dev/null); do
         kill -KILL "$pid" 2>/dev/null
@@ -179,6 +205,13 @@ if ! visudo -cf "$sudoers" >/dev/null; then
     exit 1
 fi
 output="$work/lab-output"   # does not exist yet: the lab, run by root, creates it
+backup=$(mktemp -d /tmp/tplab-install-backup.XXXXXX)
+for path in "${installed_paths[@]}"; do
+    if [ -e "$path" ] || [ -L "$path" ]; then
+        mkdir -p -- "$backup$(dirname "$path")"
+        cp -a -- "$path" "$backup$path"
+    fi
+done
 tplab_mtime=$(stat -c %Y "$build/cli/tplab")
 as_user "$work/lab.out" PATH="$std_path" LAB_PREFIX="$prefix" LAB_OUTPUT="$output"
 out="$work/lab.out"
@@ -224,6 +257,36 @@ if [ "$(stat -c %Y "$build/cli/tplab")" = "$tplab_mtime" ]; then
 else
     echo "(lab.sh's build step rebuilt $build/cli/tplab: the build was out of date)"
 fi
+
+echo "== tplab is installed: $prefix_dir/bin/tplab =="
+# as_user_login CMD: CMD in a login shell of the user (env -i: only what /etc/profile sets).
+as_user_login() {
+    (cd / && runuser -u "$user" -- env -i HOME="$work" LANG=C.UTF-8 bash -lc "$1") </dev/null 2>/dev/null
+}
+found=$(as_user_login 'command -v tplab')
+if [ "$found" = "$prefix_dir/bin/tplab" ]; then
+    pass "the user's login shell finds tplab: $found"
+else
+    fail "bash -lc 'command -v tplab' as $user: got '${found}', want $prefix_dir/bin/tplab"
+fi
+# same WHAT GOT WANT: pass if GOT is WANT.
+same() {
+    if [ "$2" = "$3" ]; then
+        pass "$1: $2"
+    else
+        fail "$1 as $user: got '$2', want '$3'"
+    fi
+}
+version=$("$build/cli/tplab" --version)
+same "tplab --version in a login shell" "$(as_user_login 'tplab --version')" "$version"
+same "sudo tplab --version (sudo's secure_path)" "$(as_user_login 'sudo -n tplab --version')" \
+    "$version"
+# (Debian's /usr/local/man is a link to share/man, the path man -w prints)
+man_page=$(as_user_login 'man -w tplab')
+same "man -w tplab (resolved)" "$(readlink -f "$man_page")" \
+    "$(readlink -f "$prefix_dir/share/man/man1/tplab.1")"
+labs_listed=$(as_user_login 'tplab lab --list' | grep -cxE 'quickstart|compare')
+same "tplab lab --list names quickstart and compare" "$labs_listed" 2
 
 echo "== nothing left behind =="
 left_ns=$(our_namespaces | tr '\n' ' ')
