@@ -3,9 +3,11 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <stdexcept>
 #include <string>
 
 #include "log.hpp"
+#include "sk_lookup_links.hpp"
 
 namespace tplab {
 
@@ -32,6 +34,13 @@ Fd SkLookupBackend::openDatagramListener(const Endpoint& address, const Listener
 void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOptions& options,
                               bool udp) {
     if (!program_) {
+        // Two programs on one port: the first attached runs first and keeps the traffic, so the
+        // second proxy would listen for nothing. Refuse, naming the first (bpftool-like).
+        if (auto others = steeringLinksFor(ports_); !others.empty()) {
+            throw std::runtime_error("sk-lookup: " + describe(others.front()) +
+                                     ": stop that proxy (or remove the pin) first, or steer "
+                                     "other ports");
+        }
         program_ = std::make_unique<SkLookupProgram>(ports_, prefixes_);
         std::string steered;
         for (const auto& port : ports_) {
