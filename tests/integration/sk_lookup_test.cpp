@@ -210,6 +210,29 @@ TEST_F(SkLookupOnly, ASecondProxyOnASteeredPortIsRefusedNamingTheFirst) {
     other.stop();
 }
 
+// A leftover: the first proxy is gone, but someone pinned its link, so its program still steers
+// port 80 to a socket that no longer exists. The bpffs is mounted for this one shell (ip netns
+// exec gives each command its own mount namespace), so the pin, and the link, end with it.
+TEST_F(SkLookupOnly, ALeftoverPinnedProgramIsRefusedNamingThePin) {
+    auto links = gatewayLinks();
+    ASSERT_EQ(links.size(), 1u);
+    auto second = lab->net().exec(
+        lab->net().gateway(),
+        "mount -t bpf bpf /sys/fs/bpf && bpftool link pin id " +
+            std::to_string(links[0].value("id", 0)) + " /sys/fs/bpf/leftover && kill -KILL " +
+            std::to_string(lab->proxy().pid()) + " && sleep 0.5 && timeout 10 " +
+            std::string(TPLAB_BINARY) +
+            " proxy --mode sk-lookup --dport 80 --listen '[::]:15003' 2>&1; echo \"exit $?\"");
+    lab->proxy().wait(std::chrono::seconds(5));
+    EXPECT_NE(second.output.find("tcp 80 already steered in this network namespace by BPF link " +
+                                 std::to_string(links[0].value("id", 0)) + " (program " +
+                                 std::to_string(links[0].value("prog_id", 0)) +
+                                 " tplab_steer; pinned at /sys/fs/bpf/leftover)"),
+              std::string::npos)
+        << second.output;
+    EXPECT_NE(second.output.find("exit 1\n"), std::string::npos) << second.output;
+}
+
 // --prefix: the program steers only connections whose destination lies in a prefix; the rest
 // go on to the kernel's usual lookup. The gateway runs a service of its own on port 80, a
 // steered port, answering on every address it has (a dual-stack wildcard listener).
