@@ -3,8 +3,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "log.hpp"
 #include "sk_lookup_links.hpp"
@@ -36,7 +38,16 @@ void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOpt
     if (!program_) {
         // Two programs on one port: the first attached runs first and keeps the traffic, so the
         // second proxy would listen for nothing. Refuse, naming the first (bpftool-like).
-        if (auto others = steeringLinksFor(ports_); !others.empty()) {
+        auto others = steeringLinksFor(ports_);
+        // A link no process holds and nothing pins is being released: its proxy has just exited
+        // and the kernel closes the fd in a deferred task. Give it a moment before refusing.
+        for (int i = 0; i < 20 && !others.empty() && others.front().holders.empty() &&
+                        others.front().pins.empty();
+             ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            others = steeringLinksFor(ports_);
+        }
+        if (!others.empty()) {
             throw std::runtime_error("sk-lookup: " + describe(others.front()) +
                                      ": stop that proxy (or remove the pin) first, or steer "
                                      "other ports");
