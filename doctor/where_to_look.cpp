@@ -51,6 +51,10 @@ std::string whereToLook(const Finding& finding) {
                "beside `" +
                ip + " rule show`: fwmark V/M matches when mark & M == V";
     }
+    if (startsWith(id, "tproxy.mark.")) {
+        return "the nft rule the summary names (nft -a list ruleset) and the ip rules (" + ip +
+               " rule show): which statement gives its packets a mark for an fwmark rule to match?";
+    }
     if (startsWith(id, "tproxy.local_route.") || startsWith(id, "local_route.")) {
         return "the routing table the ip rule looks up (" + ip +
                " rule show, then its `route show table T`): what makes another host's address "
