@@ -316,6 +316,10 @@ TEST(WhereToLook, EveryFindingWithAFixHasAPlaceToLookThatIsNotTheFix) {
     s.conntrackCount = 999;
     s.conntrackMax = 1000;
     s.conntrackDrops = 1;
+    NftRule unmarked;  // an nft tproxy rule without a mark: tproxy.mark.ipv4
+    unmarked.family = "ip";
+    unmarked.tproxyPort = 15002;
+    s.nftRules = {unmarked};
     int withFix = 0;
     for (const auto& mode : {"tproxy", "sk-lookup"}) {
         auto o = tproxyOptions();
@@ -331,6 +335,8 @@ TEST(WhereToLook, EveryFindingWithAFixHasAPlaceToLookThatIsNotTheFix) {
             EXPECT_FALSE(look.empty()) << finding.id;
             EXPECT_EQ(look.find(finding.fix), std::string::npos) << finding.id << ": " << look;
             EXPECT_EQ(look.find("tplab trace"), std::string::npos) << "not available yet";
+            EXPECT_EQ(look.rfind("the summary names", 0), std::string::npos)
+                << finding.id << " has only the generic hint";
         }
     }
     EXPECT_GT(withFix, 10);
