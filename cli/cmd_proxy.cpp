@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "command.hpp"
+#include "conntrack_zone.hpp"
 #include "events_json.hpp"
 #include "fd_limit.hpp"
 #include "log.hpp"
@@ -272,6 +273,11 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         options.session.upstream.mark = cli.mark;
     }
     options.session.upstream.spoofSource = cli.spoofSource;
+    if (cli.spoofSource && markGiven) {
+        if (auto warning = conntrackZoneWarning(cli.mark); !warning.empty()) {
+            log::warn(warning);  // docs/full-transparency.md: the fix's zone rules
+        }
+    }
     if (cli.spoofSource && !markGiven) {
         log::warn(
             "--spoof-source without --mark: the conntrack zones of `tplab rules "

@@ -1,10 +1,13 @@
-// One function per kind of check; each appends findings. The rules and routes are parsed from
-// the text the tools print, as a person would read them.
+// One function per kind of check; each appends findings. ip rules, routes and nft rules come
+// parsed from the tools' JSON (kernel_rules.hpp); iptables-save has no JSON and is read as text.
 #include "checks.hpp"
 
 #include <algorithm>
 #include <regex>
+#include <set>
 #include <sstream>
+
+#include "conntrack_zone.hpp"
 
 namespace tplab {
 namespace {
@@ -89,14 +92,30 @@ struct MarkUse {
     std::string where;
 };
 
+// An nft tproxy rule's mark: the one it sets itself (before or after `tproxy`), or else the
+// last one an earlier rule of its chain sets (not the socket rule's, which is for other flows).
+std::optional<MarkSet> nftTproxyMark(const std::vector<NftRule>& rules, std::size_t index) {
+    if (rules[index].markSet) {
+        return rules[index].markSet;
+    }
+    std::optional<MarkSet> earlier;
+    for (std::size_t i = 0; i < index; ++i) {
+        const auto& rule = rules[i];
+        if (rule.family == rules[index].family && rule.table == rules[index].table &&
+            rule.chain == rules[index].chain && rule.markSet && !rule.socketTransparent) {
+            earlier = rule.markSet;
+        }
+    }
+    return earlier;
+}
+
 // The marks TPROXY rules of one family set: iptables(-6)-save's --tproxy-mark, nft's
-// `tproxy ip[6] to ... meta mark set`.
+// `meta mark set` in (or before) a `tproxy` rule of a table ip, ip6 or inet. A rule that sets
+// no mark at all comes back with mask 0.
 std::vector<MarkUse> tproxyMarks(const SystemSnapshot& s, bool v6) {
     std::vector<MarkUse> marks;
     std::regex iptablesMark("--tproxy-mark (0x[0-9a-fA-F]+)(?:/(0x[0-9a-fA-F]+))?");
-    std::regex nftMark(v6 ? "tproxy ip6 .* meta mark set (0x[0-9a-fA-F]+)"
-                          : "tproxy ip .* meta mark set (0x[0-9a-fA-F]+)");
-    std::istringstream lines((v6 ? s.ip6tablesRules : s.iptablesRules) + s.nftRuleset);
+    std::istringstream lines(v6 ? s.ip6tablesRules : s.iptablesRules);
     for (std::string line; std::getline(lines, line);) {
         std::smatch match;
         if (line.find("TPROXY") != std::string::npos &&
@@ -105,29 +124,25 @@ std::vector<MarkUse> tproxyMarks(const SystemSnapshot& s, bool v6) {
             unsigned long mask =
                 match[2].matched ? std::stoul(match[2], nullptr, 16) : 0xffffffffUL;
             marks.push_back({value, mask, line});
-        } else if (std::regex_search(line, match, nftMark)) {
-            marks.push_back({std::stoul(match[1], nullptr, 16), 0xffffffffUL, line});
         }
+    }
+    for (std::size_t i = 0; i < s.nftRules.size(); ++i) {
+        const auto& rule = s.nftRules[i];
+        if (!rule.tproxyPort || !rule.appliesTo(v6)) {
+            continue;
+        }
+        auto mark = nftTproxyMark(s.nftRules, i);
+        marks.push_back({mark ? mark->value : 0UL, mark ? mark->mask : 0UL, rule.where()});
     }
     return marks;
 }
 
-struct PolicyRule {
-    unsigned long value;
-    unsigned long mask;
-    std::string table;
-};
-
-std::vector<PolicyRule> fwmarkRules(const std::string& rules) {
-    std::vector<PolicyRule> found;
-    std::regex rule("fwmark (0x[0-9a-fA-F]+)(?:/(0x[0-9a-fA-F]+))? lookup (\\w+)");
-    std::istringstream lines(rules);
-    for (std::string line; std::getline(lines, line);) {
-        std::smatch match;
-        if (std::regex_search(line, match, rule)) {
-            found.push_back({std::stoul(match[1], nullptr, 16),
-                             match[2].matched ? std::stoul(match[2], nullptr, 16) : 0xffffffffUL,
-                             match[3]});
+// The `ip rule`s that select by mark, with whatever else they select by (iif, from, to).
+std::vector<IpRule> fwmarkRules(const std::vector<IpRule>& rules) {
+    std::vector<IpRule> found;
+    for (const auto& rule : rules) {
+        if (rule.fwmark) {
+            found.push_back(rule);
         }
     }
     return found;
@@ -137,6 +152,20 @@ std::string hex(unsigned long value) {
     std::ostringstream text;
     text << "0x" << std::hex << value;
     return text.str();
+}
+
+// "fwmark 0x1/0x1 iif veth-c lookup 100", as `ip rule` prints it (and "(and more selectors)").
+std::string describe(const IpRule& rule) {
+    return "fwmark " + hex(*rule.fwmark) + "/" + hex(rule.fwmask) +
+           (rule.iif.empty() ? "" : " iif " + rule.iif) +
+           (rule.oif.empty() ? "" : " oif " + rule.oif) + " lookup " + rule.table +
+           (rule.otherSelectors ? " (it selects by address or port too)" : "");
+}
+
+bool hasLocalDefault(const std::vector<Route>& routes) {
+    return std::any_of(routes.begin(), routes.end(), [](const Route& route) {
+        return route.type == "local" && route.dst == "default";
+    });
 }
 
 // The TPROXY target only marks; an ip rule must send that mark to a table whose default route
@@ -152,17 +181,26 @@ void checkPolicyRoutingFor(const SystemSnapshot& s, const DoctorOptions& o, bool
         marks.push_back({0x1, 0x1, "--spoof-source return path"});
     }
     const MarkUse& mark = marks.front();
+    if (mark.mask == 0) {
+        out.push_back({"tproxy.mark." + family, Severity::Fail,
+                       "the nft tproxy rule in " + mark.where +
+                           " sets no mark: its packets are routed as if not intercepted, and "
+                           "the forward path drops a packet that already has a socket",
+                       "add `meta mark set 0x1` to that rule (and an `" + ip +
+                           " rule add fwmark 0x1/0x1 lookup 100`)"});
+        return;
+    }
     const std::string markText = hex(mark.value) + "/" + hex(mark.mask);
     auto policies = fwmarkRules(v6 ? s.ipRules6 : s.ipRules4);
-    auto matching = std::find_if(policies.begin(), policies.end(), [&](const PolicyRule& p) {
-        return p.value != 0 && (mark.value & p.mask) == p.value;
+    auto matching = std::find_if(policies.begin(), policies.end(), [&](const IpRule& p) {
+        return *p.fwmark != 0 && (mark.value & p.fwmask) == *p.fwmark;
     });
     if (matching == policies.end()) {
         if (!policies.empty()) {
             out.push_back(
                 {"tproxy.mark_mismatch." + family, Severity::Fail,
                  "TPROXY marks packets " + markText + " but the fwmark ip rule matches " +
-                     hex(policies.front().value) + "/" + hex(policies.front().mask) +
+                     hex(*policies.front().fwmark) + "/" + hex(policies.front().fwmask) +
                      ": the marked packets are not routed locally",
                  ip + " rule add fwmark " + markText + " lookup " + policies.front().table});
         } else {
@@ -175,14 +213,10 @@ void checkPolicyRoutingFor(const SystemSnapshot& s, const DoctorOptions& o, bool
         }
         return;
     }
-    out.push_back({"tproxy.ip_rule." + family, Severity::Ok,
-                   "fwmark " + hex(matching->value) + "/" + hex(matching->mask) + " lookup " +
-                       matching->table,
-                   ""});
+    out.push_back({"tproxy.ip_rule." + family, Severity::Ok, describe(*matching), ""});
     const auto& routes = v6 ? s.routes6 : s.routes4;
     auto table = routes.find(matching->table);
-    bool local =
-        table != routes.end() && table->second.find("local default dev lo") != std::string::npos;
+    bool local = table != routes.end() && hasLocalDefault(table->second);
     out.push_back({"tproxy.local_route." + family, local ? Severity::Ok : Severity::Fail,
                    local ? "table " + matching->table + " has `local default dev lo`"
                          : "table " + matching->table +
@@ -193,15 +227,12 @@ void checkPolicyRoutingFor(const SystemSnapshot& s, const DoctorOptions& o, bool
                                " dev lo table " + matching->table});
 }
 
-// `from all iif IF [ipproto P dport N] lookup T` lines: AnyIP's and sk-lookup's rules.
-std::vector<std::string> interfaceRuleTables(const std::string& rules) {
-    static const std::regex rule(R"(iif (\S+).* lookup (\S+))");
+// `from all iif IF [ipproto P dport N] lookup T` rules: AnyIP's and sk-lookup's.
+std::vector<std::string> interfaceRuleTables(const std::vector<IpRule>& rules) {
     std::vector<std::string> tables;
-    std::istringstream lines(rules);
-    for (std::string line; std::getline(lines, line);) {
-        std::smatch m;
-        if (line.find("fwmark") == std::string::npos && std::regex_search(line, m, rule)) {
-            tables.push_back(m[2]);
+    for (const auto& rule : rules) {
+        if (!rule.iif.empty() && !rule.fwmark && !rule.table.empty()) {
+            tables.push_back(rule.table);
         }
     }
     return tables;
@@ -220,10 +251,9 @@ void checkLocalDeliveryRouting(const SystemSnapshot& s, const DoctorOptions& o, 
         anyFamily = true;
         const auto& routes = v6 ? s.routes6 : s.routes4;
         auto table = routes.find(tables.front());
-        bool local = table != routes.end() && table->second.rfind("local ", 0) == 0;
-        if (!local && table != routes.end()) {
-            local = table->second.find("\nlocal ") != std::string::npos;
-        }
+        bool local = table != routes.end() &&
+                     std::any_of(table->second.begin(), table->second.end(),
+                                 [](const Route& route) { return route.type == "local"; });
         out.push_back(
             {"local_route." + family, local ? Severity::Ok : Severity::Fail,
              local ? "an iif ip rule looks up table " + tables.front() + ", which has a local route"
@@ -371,32 +401,53 @@ void checkConntrackAndBridges(const SystemSnapshot& s, const DoctorOptions& o, F
     }
 }
 
-bool hasLineWithBoth(const std::string& text, const std::string& first, const std::string& second) {
-    std::istringstream lines(text);
+// Whether iptables-save's mangle PREROUTING marks the packets of flows that have a socket here:
+// `-m socket [--transparent] -j MARK`, or a jump to a chain that marks (the kernel
+// documentation's `-m socket -j DIVERT`, with DIVERT doing `-j MARK` and `-j ACCEPT`). The
+// `-j CT --zone` socket rule of `tplab rules` marks nothing and does not count.
+bool socketMarkRule(const std::string& iptablesSave) {
+    std::set<std::string> markingChains{"MARK"};
+    std::vector<std::string> preroutingJumps;
+    std::istringstream lines(iptablesSave);
+    std::string table;
+    static const std::regex rule("^-A (\\S+) (.*)-j (\\S+)");
     for (std::string line; std::getline(lines, line);) {
-        if (line.find(first) != std::string::npos && line.find(second) != std::string::npos) {
-            return true;
+        if (line.rfind('*', 0) == 0) {
+            table = line.substr(1);
+        }
+        std::smatch match;
+        if (table != "mangle" || !std::regex_search(line, match, rule)) {
+            continue;
+        }
+        if (match[3] == "MARK") {
+            markingChains.insert(match[1]);
+        }
+        bool socketMatch = (" " + std::string(match[2])).find(" -m socket ") != std::string::npos;
+        if (match[1] == "PREROUTING" && socketMatch) {
+            preroutingJumps.push_back(match[3]);
         }
     }
-    return false;
+    return std::any_of(preroutingJumps.begin(), preroutingJumps.end(),
+                       [&](const std::string& target) { return markingChains.count(target) > 0; });
+}
+
+bool nftSocketMarkRule(const std::vector<NftRule>& rules, bool v6) {
+    return std::any_of(rules.begin(), rules.end(), [&](const NftRule& rule) {
+        return rule.socketTransparent && rule.markSet && rule.appliesTo(v6);
+    });
 }
 
 // Per family: IPv6 only when its rules intercept anything (an IPv4-only setup needs no IPv6
-// return path). nft's `socket transparent 1` in an inet table serves both.
+// return path). nft's `socket transparent 1` counts for the families its table serves.
 void checkSpoofReturnPath(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
     if (!o.spoofSource)
         return;
-    // The rule that marks: a socket match alone is not enough, since `tplab rules` also matches
-    // transparent sockets in raw PREROUTING to put spoofed upstreams in a conntrack zone.
-    bool nft = hasLineWithBoth(s.nftRuleset, "socket transparent 1", "meta mark set");
     for (bool v6 : {false, true}) {
         const std::string& rules = v6 ? s.ip6tablesRules : s.iptablesRules;
-        bool intercepts = rules.find("-j TPROXY") != std::string::npos ||
-                          rules.find("-j REDIRECT") != std::string::npos ||
-                          rules.find("-j DNAT") != std::string::npos;
-        if (v6 && !intercepts && !nft)
+        bool nft = nftSocketMarkRule(s.nftRules, v6);
+        if (v6 && !intercepts(rules, s.nftRules, v6) && !nft)
             continue;
-        bool rule = nft || hasLineWithBoth(rules, "-m socket --transparent", "-j MARK");
+        bool rule = nft || socketMarkRule(rules);
         const std::string binary = v6 ? "ip6tables" : "iptables";
         out.push_back({std::string("spoof.return_rule.") + (v6 ? "ipv6" : "ipv4"),
                        rule ? Severity::Ok : Severity::Fail,
@@ -408,6 +459,63 @@ void checkSpoofReturnPath(const SystemSnapshot& s, const DoctorOptions& o, Findi
                        rule ? ""
                             : binary + " -t mangle -A PREROUTING -p tcp -m socket "
                                        "--transparent -j MARK --set-mark 0x1/0x1"});
+    }
+}
+
+// The mark the zone rules find the upstreams by: --mark, or else the one the rules use.
+std::optional<std::uint32_t> zonedMark(const SystemSnapshot& s, const DoctorOptions& o) {
+    if (o.mark) {
+        return o.mark;
+    }
+    static const std::regex markMatch("-A OUTPUT .*-m mark --mark (0x[0-9a-fA-F]+)");
+    for (const std::string* rules : {&s.iptablesRules, &s.ip6tablesRules}) {
+        std::smatch match;
+        if (rules->find("-j CT") != std::string::npos &&
+            std::regex_search(*rules, match, markMatch)) {
+            return static_cast<std::uint32_t>(std::stoul(match[1], nullptr, 16));
+        }
+    }
+    for (const auto& rule : s.nftRules) {
+        if (rule.ctZoneSet && rule.hook == "output" && rule.metaMark) {
+            return rule.metaMark->value;
+        }
+    }
+    return std::nullopt;
+}
+
+// Spoofed upstreams without a conntrack zone of their own clash with client flows of the same
+// 4-tuple (docs/full-transparency.md#the-fix). A loss of a few in a thousand: a warning.
+void checkSpoofConntrackZone(const SystemSnapshot& s, const DoctorOptions& o, Findings& out) {
+    if (!o.spoofSource)
+        return;
+    auto mark = zonedMark(s, o);
+    for (bool v6 : {false, true}) {
+        const std::string& rules = v6 ? s.ip6tablesRules : s.iptablesRules;
+        if (v6 && !intercepts(rules, s.nftRules, v6))
+            continue;
+        const std::string family = v6 ? "ipv6" : "ipv4";
+        const std::string binary = v6 ? "ip6tables" : "iptables";
+        auto coverage = mark ? conntrackZoneFor(*mark, rules, s.nftRules, v6) : ZoneCoverage{};
+        const std::string markText = mark ? hex(*mark) : "";
+        std::string missing = !coverage.outgoing && !coverage.replies ? "no conntrack zone rule"
+                              : !coverage.outgoing                    ? "no raw OUTPUT zone rule"
+                                                   : "no raw PREROUTING zone rule for the replies";
+        missing += mark ? " matches the proxy's mark " + markText
+                        : " (raw -j CT --zone, nft ct zone set) finds the proxy's upstreams";
+        out.push_back(
+            {"spoof.conntrack_zone." + family, coverage.complete() ? Severity::Ok : Severity::Warn,
+             coverage.complete()
+                 ? "the upstreams marked " + markText + " have a conntrack zone of their own"
+                 : missing +
+                       ": a spoofed upstream whose 4-tuple a client flow also uses clashes with "
+                       "it in conntrack, and one of them is lost (docs/full-transparency.md, "
+                       "\"The fix\")",
+             coverage.complete()
+                 ? ""
+                 : "tplab rules --spoof-source --mark " + (mark ? hex(*mark) : "M") +
+                       " ... --apply, and the proxy with the same --mark (" + binary +
+                       " -t raw: -j CT --zone 1 in OUTPUT for the mark, in PREROUTING for "
+                       "replies to its transparent sockets)"});
     }
 }
 
@@ -450,6 +558,7 @@ std::vector<Finding> runChecks(const SystemSnapshot& system, const DoctorOptions
     checkReversePath(system, options, findings);
     checkPolicyRouting(system, options, findings);
     checkSpoofReturnPath(system, options, findings);
+    checkSpoofConntrackZone(system, options, findings);
     checkKernelAndPrivileges(system, options, findings);
     checkConntrackAndBridges(system, options, findings);
     if (options.port > 0) {

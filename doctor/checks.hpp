@@ -2,6 +2,8 @@
 // gives the command that fixes it.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,10 +21,11 @@ struct Finding {
 };
 
 struct DoctorOptions {
-    std::string mode;          // "", "redirect", "tproxy", "anyip" or "sk-lookup"
-    int port = 0;              // the proxy's port, 0: do not look for a listener
-    bool spoofSource = false;  // check the return path of --spoof-source too
-    bool udp = false;          // expect a UDP listener too
+    std::string mode;                   // "", "redirect", "tproxy", "anyip" or "sk-lookup"
+    int port = 0;                       // the proxy's port, 0: do not look for a listener
+    bool spoofSource = false;           // check the return path of --spoof-source too
+    bool udp = false;                   // expect a UDP listener too
+    std::optional<std::uint32_t> mark;  // the proxy's --mark, which its conntrack zone rules match
 };
 
 std::vector<Finding> runChecks(const SystemSnapshot& system, const DoctorOptions& options);

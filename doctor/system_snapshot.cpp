@@ -1,5 +1,5 @@
-// Reading the system for the doctor: /proc/sys, iptables-save, nft, ip rule/route, ss, and the
-// listener's own socket options (borrowed from its process with pidfd_getfd).
+// Reading the system for the doctor: /proc/sys, iptables-save, nft -j, ip -j rule/route, ss, and
+// the listener's own socket options (borrowed from its process with pidfd_getfd).
 #include "system_snapshot.hpp"
 
 #include <dirent.h>
@@ -107,16 +107,6 @@ bool hasBridge(const std::vector<std::string>& interfaces) {
     return false;
 }
 
-std::set<std::string> tablesIn(const std::string& rules) {
-    std::set<std::string> tables;
-    std::regex lookup("lookup (\\w+)");
-    for (auto it = std::sregex_iterator(rules.begin(), rules.end(), lookup);
-         it != std::sregex_iterator(); ++it) {
-        tables.insert((*it)[1]);
-    }
-    return tables;
-}
-
 // Borrows the listening socket from its process (pidfd_getfd; root, kernel 5.6+) and asks it.
 std::optional<bool> isTransparent(pid_t pid, int fd, bool v6) {
     Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
@@ -200,14 +190,16 @@ SystemSnapshot takeSnapshot(int port, bool skLookup) {
     }
     snapshot.iptablesRules = output({"iptables-save"});
     snapshot.ip6tablesRules = output({"ip6tables-save"});
-    snapshot.nftRuleset = output({"nft", "list", "ruleset"});
-    snapshot.ipRules4 = output({"ip", "-4", "rule"});
-    snapshot.ipRules6 = output({"ip", "-6", "rule"});
-    for (const auto& table : tablesIn(snapshot.ipRules4)) {
-        snapshot.routes4[table] = output({"ip", "-4", "route", "show", "table", table});
+    snapshot.nftRules = parseNftRuleset(output({"nft", "-j", "list", "ruleset"}));
+    snapshot.ipRules4 = parseIpRules(output({"ip", "-4", "-j", "rule"}));
+    snapshot.ipRules6 = parseIpRules(output({"ip", "-6", "-j", "rule"}));
+    for (const auto& table : tablesOf(snapshot.ipRules4)) {
+        snapshot.routes4[table] =
+            parseRoutes(output({"ip", "-4", "-j", "route", "show", "table", table}));
     }
-    for (const auto& table : tablesIn(snapshot.ipRules6)) {
-        snapshot.routes6[table] = output({"ip", "-6", "route", "show", "table", table});
+    for (const auto& table : tablesOf(snapshot.ipRules6)) {
+        snapshot.routes6[table] =
+            parseRoutes(output({"ip", "-6", "-j", "route", "show", "table", table}));
     }
     snapshot.capNetAdmin = hasCapNetAdmin();
     snapshot.kernelFeatures["xt_TPROXY"] = kernelFeature(

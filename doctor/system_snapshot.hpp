@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernel_rules.hpp"
 #include "sk_lookup_snapshot.hpp"
 
 namespace tplab {
@@ -25,11 +26,11 @@ struct SystemSnapshot {
     std::vector<std::string> interfaces;  // from /proc/sys/net/ipv4/conf, without all/default
     std::string iptablesRules;            // iptables-save
     std::string ip6tablesRules;           // ip6tables-save
-    std::string nftRuleset;               // nft list ruleset
-    std::string ipRules4;                 // ip -4 rule
-    std::string ipRules6;                 // ip -6 rule
-    std::map<std::string, std::string> routes4;  // table -> ip -4 route show table T
-    std::map<std::string, std::string> routes6;
+    std::vector<NftRule> nftRules;        // nft -j list ruleset
+    std::vector<IpRule> ipRules4;         // ip -4 -j rule
+    std::vector<IpRule> ipRules6;         // ip -6 -j rule
+    std::map<std::string, std::vector<Route>> routes4;  // table -> ip -4 -j route show table T
+    std::map<std::string, std::vector<Route>> routes6;
     bool capNetAdmin = false;
     std::map<std::string, bool> kernelFeatures;  // "xt_TPROXY" -> available
     bool hasBridge = false;                      // a Linux bridge in this namespace

@@ -3,9 +3,13 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <chrono>
+#include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "log.hpp"
+#include "sk_lookup_links.hpp"
 
 namespace tplab {
 
@@ -32,6 +36,22 @@ Fd SkLookupBackend::openDatagramListener(const Endpoint& address, const Listener
 void SkLookupBackend::steerTo(int fd, const Endpoint& address, const ListenerOptions& options,
                               bool udp) {
     if (!program_) {
+        // Two programs on one port: the first attached runs first and keeps the traffic, so the
+        // second proxy would listen for nothing. Refuse, naming the first (bpftool-like).
+        auto others = steeringLinksFor(ports_);
+        // A link no process holds and nothing pins is being released: its proxy has just exited
+        // and the kernel closes the fd in a deferred task. Give it a moment before refusing.
+        for (int i = 0; i < 20 && !others.empty() && others.front().holders.empty() &&
+                        others.front().pins.empty();
+             ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            others = steeringLinksFor(ports_);
+        }
+        if (!others.empty()) {
+            throw std::runtime_error("sk-lookup: " + describe(others.front()) +
+                                     ": stop that proxy (or remove the pin) first, or steer "
+                                     "other ports");
+        }
         program_ = std::make_unique<SkLookupProgram>(ports_, prefixes_);
         std::string steered;
         for (const auto& port : ports_) {

@@ -451,6 +451,10 @@ const std::vector<BadInput>& catalogue() {
         {"DoctorPortEmpty", {"doctor", "--port", ""}, "--port"},
         {"DoctorPortText", {"doctor", "--port", "http"}, "--port"},
         {"DoctorUnknownOption", {"doctor", "--fix"}, "--fix"},
+        {"DoctorMarkText", {"doctor", "--mark", "lots"}, "--mark"},
+        {"DoctorMarkNegative", {"doctor", "--mark", "-1"}, "--mark"},
+        {"DoctorMarkTooBig", {"doctor", "--mark", "4294967296"}, "--mark"},
+        {"DoctorMarkEmpty", {"doctor", "--mark", ""}, "--mark"},
 
         // lab: only a name from tplab lab --list, never a path
         {"LabNoName", {"lab"}, "--list"},

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <iterator>
 #include <map>
@@ -176,6 +177,60 @@ TEST_F(SkLookupOnly, TheDoctorSeesTheLinkAndTheListenerAndNamesWhatIsMissing) {
     auto [unroutedExit, unrouted] = doctor();
     EXPECT_EQ(unroutedExit, 3);
     EXPECT_EQ(unrouted["local_route.ipv4"], "FAIL");
+}
+
+// Issue 19 item 6: a second proxy on a port the first one's program steers would attach a
+// second program behind the first, which keeps the traffic: the second is refused at start, in
+// one line that names the first (its link, its program, its process), and the first serves on.
+TEST_F(SkLookupOnly, ASecondProxyOnASteeredPortIsRefusedNamingTheFirst) {
+    auto links = gatewayLinks();
+    ASSERT_EQ(links.size(), 1u);
+    auto second = lab->net().exec(lab->net().gateway(),
+                                  "timeout 10 " + std::string(TPLAB_BINARY) +
+                                      " proxy --mode sk-lookup --dport 80 --listen '[::]:15003' "
+                                      "2>&1");
+    EXPECT_EQ(second.exitCode, 1) << second.output;
+    EXPECT_EQ(std::count(second.output.begin(), second.output.end(), '\n'), 1) << second.output;
+    const std::string expected = "tcp 80 already steered in this network namespace by BPF link " +
+                                 std::to_string(links[0].value("id", 0)) + " (program " +
+                                 std::to_string(links[0].value("prog_id", 0)) +
+                                 " tplab_steer; held by pid " + std::to_string(lab->proxy().pid()) +
+                                 " (tplab)";
+    EXPECT_NE(second.output.find(expected), std::string::npos) << second.output;
+    EXPECT_EQ(gatewayLinks().size(), 1u) << "the refused proxy left a link behind";
+    EXPECT_EQ(curlIndex().output, "served by server\n") << "the first proxy serves on";
+
+    // Another port is no conflict: a proxy steering only 8443 starts beside the first.
+    Process other = lab->net().spawn(
+        lab->net().gateway(),
+        {TPLAB_BINARY, "proxy", "--mode", "sk-lookup", "--dport", "8443", "--listen", "[::]:15004"},
+        "/dev/null");
+    EXPECT_TRUE(lab->net().waitListening(lab->net().gateway(), 15004));
+    EXPECT_EQ(gatewayLinks().size(), 2u);
+    other.stop();
+}
+
+// A leftover: the first proxy is gone, but someone pinned its link, so its program still steers
+// port 80 to a socket that no longer exists. The bpffs is mounted for this one shell (ip netns
+// exec gives each command its own mount namespace), so the pin, and the link, end with it.
+TEST_F(SkLookupOnly, ALeftoverPinnedProgramIsRefusedNamingThePin) {
+    auto links = gatewayLinks();
+    ASSERT_EQ(links.size(), 1u);
+    auto second = lab->net().exec(
+        lab->net().gateway(),
+        "mount -t bpf bpf /sys/fs/bpf && bpftool link pin id " +
+            std::to_string(links[0].value("id", 0)) + " /sys/fs/bpf/leftover && kill -KILL " +
+            std::to_string(lab->proxy().pid()) + " && sleep 0.5 && timeout 10 " +
+            std::string(TPLAB_BINARY) +
+            " proxy --mode sk-lookup --dport 80 --listen '[::]:15003' 2>&1; echo \"exit $?\"");
+    lab->proxy().wait(std::chrono::seconds(5));
+    EXPECT_NE(second.output.find("tcp 80 already steered in this network namespace by BPF link " +
+                                 std::to_string(links[0].value("id", 0)) + " (program " +
+                                 std::to_string(links[0].value("prog_id", 0)) +
+                                 " tplab_steer; pinned at /sys/fs/bpf/leftover)"),
+              std::string::npos)
+        << second.output;
+    EXPECT_NE(second.output.find("exit 1\n"), std::string::npos) << second.output;
 }
 
 // --prefix: the program steers only connections whose destination lies in a prefix; the rest
