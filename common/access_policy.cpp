@@ -171,17 +171,21 @@ std::optional<Refusal> AccessPolicy::checkDestination(const Endpoint& destinatio
     std::uint8_t bytes[16];
     const int family = matchBytes(destination, bytes);
     const Rule* best = nullptr;
+    bool inDefaultRange = false;  // then that range's rule governs, not the gateway's table
     for (const auto& rule : destinationRules_) {
-        if (holds(rule.prefix, family, bytes) &&
-            (best == nullptr || rule.prefix.length > best->prefix.length ||
-             (rule.prefix.length == best->prefix.length && rule.origin > best->origin))) {
+        if (!holds(rule.prefix, family, bytes)) {
+            continue;
+        }
+        inDefaultRange = inDefaultRange || rule.origin == 0;
+        if (best == nullptr || rule.prefix.length > best->prefix.length ||
+            (rule.prefix.length == best->prefix.length && rule.origin > best->origin)) {
             best = &rule;
         }
     }
     const unsigned full = family == AF_INET ? 32 : 128;
     const bool userHost = best != nullptr && best->origin != 0 && best->prefix.length == full;
     std::string what = "destination " + destination.unmapped().toString();
-    if (!userHost && gateway_ != nullptr &&
+    if (!userHost && !inDefaultRange && gateway_ != nullptr &&
         gateway_->contains(GatewayAddresses::addressOf(destination))) {
         IpPrefix host;
         host.family = family;

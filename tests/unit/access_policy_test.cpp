@@ -164,6 +164,20 @@ TEST(AccessPolicy, OnlyAHostPrefixReopensAGatewayAddress) {
     EXPECT_EQ(verdict(explicitPolicy(host, &gateway), "192.0.2.1"), "allowed");
 }
 
+TEST(AccessPolicy, AGatewayAddressInADefaultRangeIsNamedByThatRange) {
+    GatewayAddresses gateway;
+    gateway.replaceAll(
+        {GatewayAddresses::addressOf(at("127.0.0.1")), GatewayAddresses::addressOf(at("fe80::1"))});
+    EXPECT_EQ(verdict(explicitPolicy({}, &gateway), "127.0.0.1"),
+              "default deny: loopback 127.0.0.0/8");
+    EXPECT_EQ(verdict(explicitPolicy({}, &gateway), "fe80::1"),
+              "default deny: link-local fe80::/10");
+    AccessRules rules;
+    rules.allowDest = {parseIpPrefix("127.0.0.0/8")};
+    EXPECT_EQ(verdict(explicitPolicy(rules, &gateway), "127.0.0.1"), "allowed")
+        << "the range's own rule governs it, and --allow-dest of the same length beats it";
+}
+
 TEST(AccessPolicy, ReadingTheAddressesOfThisNamespaceFindsLoopback) {
     auto read = readGatewayAddresses();
     ASSERT_TRUE(read) << errnoText(read.error());
