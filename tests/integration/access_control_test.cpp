@@ -156,6 +156,36 @@ TEST_P(AccessControlExplicit, AllowClientServesOneClientAndRefusesAnother) {
     EXPECT_EQ(lab->events("connected").size(), 1u) << "only the allowed client's";
 }
 
+TEST_P(AccessControlExplicit, AnAddressAddedWhileTheProxyRunsIsRefusedAndOpenAgainOnceDeleted) {
+    startLab();
+    const bool v4 = GetParam().family == Family::Ipv4;
+    const std::string added = v4 ? "203.0.113.77" : "2001:db8:77::77";
+    const std::string prefix = added + (v4 ? "/32" : "/128");
+    // Netlink announces the change; the proxy reads the table again on its main thread.
+    auto answerBecomes = [&](bool refused) {
+        std::string answer;
+        for (int attempt = 0; attempt < 50; ++attempt) {
+            answer = ask(added, kGatewayLoopbackPort);
+            if ((answer == refusedAnswer()) == refused) {
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+        return answer;
+    };
+    EXPECT_NE(ask(added, kGatewayLoopbackPort), refusedAnswer()) << "not an address of it yet";
+    lab->net().mustExec(lab->net().gateway(), "ip addr add " + prefix + " dev lo");
+    EXPECT_EQ(answerBecomes(true), refusedAnswer());
+    lab->net().mustExec(lab->net().gateway(), "ip addr del " + prefix + " dev lo");
+    EXPECT_NE(answerBecomes(false), refusedAnswer());
+    bool namedTheGateway = false;
+    for (const auto& closed : lab->events("closed")) {
+        namedTheGateway = namedTheGateway || closed.value("refused_by", "") ==
+                                                 "default deny: address of this gateway " + prefix;
+    }
+    EXPECT_TRUE(namedTheGateway) << lab->proxyLog();
+}
+
 TEST_P(AccessControlAllModes, ATransparentClientOutsideAllowClientIsReset) {
     startLab({"--allow-client",
               GetParam().family == Family::Ipv4 ? "203.0.113.0/24" : "2001:db8:99::/48"});
