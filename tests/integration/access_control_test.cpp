@@ -4,6 +4,7 @@
 // explicit proxies on one gateway stops at its first hop.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -74,6 +75,14 @@ class AccessControl : public ::testing::TestWithParam<AccessCase> {
     }
     std::string refusedAnswer() const { return isSocks() ? "reply 02" : "HTTP/1.1 403 Forbidden"; }
 
+    // The closed events in connection order: two workers may write them in another order.
+    std::vector<nlohmann::json> closedInOrder(std::size_t atLeast) const {
+        auto closed = lab->events("closed", atLeast);
+        std::sort(closed.begin(), closed.end(),
+                  [](const auto& a, const auto& b) { return a["id"] < b["id"]; });
+        return closed;
+    }
+
     std::unique_ptr<GatewayLab> lab;
     Process loopbackService;
 };
@@ -113,8 +122,14 @@ TEST_P(AccessControlExplicit, EverySpellingOfTheGatewayItselfIsRefusedWithAnEven
             << asked[i].host << ": " << closed[i];
     }
     EXPECT_TRUE(lab->events("connected").empty()) << "nothing was connected to";
-    EXPECT_EQ(lab->events("accepted")[1]["original_dst"], "127.0.0.1:7100")
-        << "the event names the resolved address";
+    int named = 0;
+    for (const auto& accepted : lab->events("accepted")) {
+        if (accepted.value("requested_host", "") == "127.1") {
+            ++named;
+            EXPECT_EQ(accepted["original_dst"], "127.0.0.1:7100") << "the resolved address";
+        }
+    }
+    EXPECT_EQ(named, 1);
     // And the proxy still serves an ordinary destination.
     EXPECT_EQ(ask(at().server, kHttpPort),
               isSocks() ? "reply 00" : "HTTP/1.1 200 Connection established");
@@ -125,7 +140,7 @@ TEST_P(AccessControlExplicit, AllowDestReopensTheGatewaysLoopbackService) {
     EXPECT_EQ(ask("127.0.0.1", kGatewayLoopbackPort),
               isSocks() ? "reply 00" : "HTTP/1.1 200 Connection established");
     EXPECT_EQ(ask("127.0.0.2", kGatewayLoopbackPort), refusedAnswer()) << "only the /32";
-    auto closed = lab->events("closed", 2);
+    auto closed = closedInOrder(2);
     ASSERT_EQ(closed.size(), 2u);
     EXPECT_NE(closed[0]["reason"], "not_allowed") << closed[0];
     EXPECT_EQ(closed[1]["refused_by"], "default deny: loopback 127.0.0.0/8") << closed[1];
@@ -135,7 +150,7 @@ TEST_P(AccessControlExplicit, DenyDestClosesAnAllowedDestination) {
     const std::string server = addressesFor(GetParam().family).server;
     startLab({"--deny-dest", server + (GetParam().family == Family::Ipv4 ? "/32" : "/128")});
     EXPECT_EQ(ask(server, kHttpPort), refusedAnswer());
-    auto closed = lab->events("closed", 1);
+    auto closed = closedInOrder(1);
     ASSERT_EQ(closed.size(), 1u);
     EXPECT_EQ(closed[0]["refused_by"].get<std::string>().rfind("--deny-dest " + server, 0), 0u)
         << closed[0];
@@ -149,7 +164,7 @@ TEST_P(AccessControlExplicit, AllowClientServesOneClientAndRefusesAnother) {
               isSocks() ? "reply 00" : "HTTP/1.1 200 Connection established");
     // The server's namespace, as a second client, reaches the proxy on the server side.
     EXPECT_EQ(ask(at().server, kHttpPort, lab->net().server()), refusedAnswer());
-    auto closed = lab->events("closed", 2);
+    auto closed = closedInOrder(2);
     ASSERT_EQ(closed.size(), 2u);
     EXPECT_EQ(closed[1]["reason"], "not_allowed") << closed[1];
     EXPECT_EQ(closed[1]["refused_by"], "--allow-client") << closed[1];
@@ -193,7 +208,7 @@ TEST_P(AccessControlAllModes, ATransparentClientOutsideAllowClientIsReset) {
         lab->net().exec(lab->net().client(), std::string(TPLAB_TEST_TOOLS) + "/tcp_probe.py " +
                                                  at().server + " " + std::to_string(kHttpPort));
     EXPECT_EQ(result.output.substr(0, result.output.find('\n')), "reset") << result.output;
-    auto closed = lab->events("closed", 1);
+    auto closed = closedInOrder(1);
     ASSERT_EQ(closed.size(), 1u);
     EXPECT_EQ(closed[0]["reason"], "not_allowed") << closed[0];
     EXPECT_EQ(closed[0]["refused_by"], "--allow-client") << closed[0];
@@ -221,7 +236,7 @@ TEST_P(AccessControlChain, ThroughTheGatewaysOwnProxiesStopsAtTheFirstHop) {
     auto accepted = lab->events("accepted", 1);
     EXPECT_EQ(accepted.size(), 1u);
     EXPECT_TRUE(lab->events("connected").empty());
-    auto closed = lab->events("closed", 1);
+    auto closed = closedInOrder(1);
     ASSERT_EQ(closed.size(), 1u);
     EXPECT_EQ(closed[0]["refused_by"], "default deny: address of this gateway " +
                                            at().gatewayClientSide +
