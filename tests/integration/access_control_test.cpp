@@ -135,6 +135,22 @@ TEST_P(AccessControlExplicit, EverySpellingOfTheGatewayItselfIsRefusedWithAnEven
               isSocks() ? "reply 00" : "HTTP/1.1 200 Connection established");
 }
 
+TEST_P(AccessControlExplicit, CurlIsToldTheGatewaysLoopbackIsNotAllowed) {
+    startLab();
+    const std::string proxy = withPort(at().gatewayClientSide, kExplicitPort);
+    // The proxy resolves: curl --socks5-hostname sends the name, curl -p the CONNECT host.
+    auto result = lab->net().exec(
+        lab->net().client(), "curl -sS --max-time 5 " +
+                                 (isSocks() ? "--socks5-hostname " + proxy + " http://localhost:"
+                                            : "-p -x http://" + proxy + " http://127.1:") +
+                                 std::to_string(kGatewayLoopbackPort) + "/");
+    EXPECT_NE(result.exitCode, 0);
+    EXPECT_NE(result.output.find(isSocks() ? "(2)" : "403"), std::string::npos) << result.output;
+    auto closed = closedInOrder(1);
+    ASSERT_EQ(closed.size(), 1u);
+    EXPECT_EQ(closed[0]["reason"], "not_allowed") << closed[0];
+}
+
 TEST_P(AccessControlExplicit, AllowDestReopensTheGatewaysLoopbackService) {
     startLab({"--allow-dest", "127.0.0.1/32"});
     EXPECT_EQ(ask("127.0.0.1", kGatewayLoopbackPort),
