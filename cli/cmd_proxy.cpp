@@ -16,10 +16,12 @@
 #include <thread>
 #include <vector>
 
+#include "access_policy.hpp"
 #include "command.hpp"
 #include "conntrack_zone.hpp"
 #include "events_json.hpp"
 #include "fd_limit.hpp"
+#include "gateway_address_watcher.hpp"
 #include "log.hpp"
 #include "make_backend.hpp"
 #include "option_checks.hpp"
@@ -56,6 +58,9 @@ struct ProxyCommandOptions {
     std::string sendProxy;                     // "", v1, v2
     std::vector<std::uint16_t> steeredPorts;   // sk-lookup: --dport
     std::vector<std::string> steeredPrefixes;  // sk-lookup: --prefix
+    std::vector<std::string> allowClients;     // --allow-client CIDR
+    std::vector<std::string> allowDest;        // --allow-dest CIDR
+    std::vector<std::string> denyDest;         // --deny-dest CIDR
 };
 
 bool isExplicitMode(const std::string& mode) {
@@ -172,6 +177,30 @@ std::vector<SteeredPrefix> steeredPrefixesOf(const ProxyCommandOptions& cli) {
         }
     }
     return {unique.begin(), unique.end()};
+}
+
+std::string checkCidr(const std::string& text) {
+    try {
+        parseIpPrefix(text);
+        return "";
+    } catch (const std::invalid_argument& e) {
+        return e.what();
+    }
+}
+
+// --allow-client, --allow-dest, --deny-dest and the mode's default denials (access_policy.hpp).
+AccessRules accessRulesOf(const ProxyCommandOptions& cli) {
+    AccessRules rules;
+    auto parse = [](const std::vector<std::string>& texts, std::vector<IpPrefix>& out) {
+        for (const auto& text : texts) {
+            out.push_back(parseIpPrefix(text));
+        }
+    };
+    parse(cli.allowClients, rules.allowClients);
+    parse(cli.allowDest, rules.allowDest);
+    parse(cli.denyDest, rules.denyDest);
+    rules.explicitMode = isExplicitMode(cli.mode);
+    return rules;
 }
 
 Clock::duration seconds(double value) {
@@ -335,7 +364,18 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     // Opened now, as the starting user; its writer thread starts after the privilege drop.
     EventSink events =
         cli.events.empty() ? EventSink() : EventSink(cli.events, EventSink::Start::Later);
+    // The explicit modes refuse the gateway's own addresses: read now, kept current by netlink.
+    GatewayAddresses gatewayAddresses;
+    auto access = std::make_shared<const AccessPolicy>(accessRulesOf(cli), &gatewayAddresses);
+    options.session.access = access;
+    if (options.udp) {
+        options.udp->access = access;
+    }
     ProxyWorkers proxy(*backend, events, options, workers);
+    std::optional<GatewayAddressWatcher> addressWatcher;
+    if (isExplicitMode(cli.mode)) {
+        addressWatcher.emplace(proxy.mainLoop(), gatewayAddresses);
+    }
     SignalWatcher signals(proxy.mainLoop(), [&](int signal) {
         if (signal == SIGUSR1) {
             proxy.writeStats("SIGUSR1");
@@ -390,6 +430,28 @@ Command setupProxyCommand(CLI::App& parent) {
         ->type_name("CIDR")
         ->delimiter(',')
         ->check(CLI::Validator(checkPrefix, "", "prefix"));
+    app->add_option("--allow-client", cli->allowClients,
+                    "Serve only clients in these prefixes (repeat, or a,b); others are refused "
+                    "at accept (SOCKS5 reply 02, HTTP 403, a reset in the transparent modes, "
+                    "UDP dropped). Default: every client (docs/security.md)")
+        ->type_name("CIDR")
+        ->delimiter(',')
+        ->check(CLI::Validator(checkCidr, "", "prefix"));
+    app->add_option("--allow-dest", cli->allowDest,
+                    "Reopen a destination range a default denial closes, e.g. 127.0.0.1/32 "
+                    "(repeat). socks5 and http-connect refuse by default loopback, unspecified, "
+                    "link-local, multicast, broadcast and the gateway's own addresses; the "
+                    "transparent modes loopback and unspecified. The longest prefix wins")
+        ->type_name("CIDR")
+        ->delimiter(',')
+        ->check(CLI::Validator(checkCidr, "", "prefix"));
+    app->add_option("--deny-dest", cli->denyDest,
+                    "Refuse destinations in these prefixes (repeat), checked on the resolved "
+                    "address. On a tie of lengths --deny-dest beats --allow-dest, which beats "
+                    "a default denial")
+        ->type_name("CIDR")
+        ->delimiter(',')
+        ->check(CLI::Validator(checkCidr, "", "prefix"));
     app->add_option("--listen", cli->listen,
                     "Address to listen on: 0.0.0.0:15001, [::]:15001 (dual-stack), "
                     "[2001:db8::1]:80. Repeat to listen on several")

@@ -59,7 +59,7 @@ struct HandshakeStep {
 enum class ConnectOutcome {
     Succeeded,
     Failed,              // anything else
-    NotAllowed,          // the loop guard refused the destination
+    NotAllowed,          // the loop guard or the access policy refused the destination
     NetworkUnreachable,  // ENETUNREACH
     HostUnreachable,     // EHOSTUNREACH, or a name that does not resolve
     Refused,             // ECONNREFUSED

@@ -21,6 +21,7 @@ enum class CloseReason {
     Stopped,          // a UDP session open when the proxy stopped (UDP has no end to wait for)
     ProxyError,  // the proxy itself failed for this connection (no memory, epoll_ctl); both reset
     Evicted,     // a UDP session closed to make room for a new flow (a limit was reached)
+    NotAllowed,  // --allow-client, --allow-dest/--deny-dest or a default denial refused it
 };
 
 constexpr std::string_view toString(CloseReason reason) {
@@ -55,6 +56,8 @@ constexpr std::string_view toString(CloseReason reason) {
             return "proxy_error";
         case CloseReason::Evicted:
             return "evicted";
+        case CloseReason::NotAllowed:
+            return "not_allowed";
     }
     return "unknown";
 }
@@ -65,6 +68,7 @@ inline constexpr CloseReason kAllCloseReasons[] = {
     CloseReason::NotRedirected,   CloseReason::LoopRefused,    CloseReason::LookupFailed,
     CloseReason::HandshakeFailed, CloseReason::IdleTimeout,    CloseReason::DrainTimeout,
     CloseReason::Stopped,         CloseReason::ProxyError,     CloseReason::Evicted,
+    CloseReason::NotAllowed,
 };
 
 }  // namespace tplab

@@ -51,6 +51,7 @@ struct ProxyStats {
     Counter udpDroppedNoDestination;  // no IP_ORIGDSTADDR control message
     Counter udpDroppedLoop;           // addressed to the proxy's own port
     Counter udpDroppedSessionError;   // socket/bind/connect/epoll failed for a new flow
+    Counter udpDroppedNotAllowed;     // --allow-client, --deny-dest or a default denial
     Counter udpSendErrors;            // send() or sendto() failed: datagram lost
     Counter udpEvictedClientLimit;    // the client's LRU session gave way to its new flow
     Counter udpEvictedTableFull;      // the LRU session overall gave way to a new flow
@@ -75,6 +76,7 @@ struct ProxyStats {
         udpDroppedNoDestination += other.udpDroppedNoDestination;
         udpDroppedLoop += other.udpDroppedLoop;
         udpDroppedSessionError += other.udpDroppedSessionError;
+        udpDroppedNotAllowed += other.udpDroppedNotAllowed;
         udpSendErrors += other.udpSendErrors;
         udpEvictedClientLimit += other.udpEvictedClientLimit;
         udpEvictedTableFull += other.udpEvictedTableFull;

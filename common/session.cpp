@@ -131,6 +131,10 @@ Session::~Session() = default;
 
 void Session::start(Fd client) {
     const int fd = client.get();
+    // --allow-client is decided here, at accept: a transparent client is reset below once its
+    // `accepted` event is out; an explicit one gets its protocol's refusal at its request.
+    const auto& access = host_.settings().access;
+    clientRefused_ = access && access->checkClient(client_);
     (void)sys::setIntOption(fd, IPPROTO_TCP, TCP_NODELAY, 1);
     auto handshake = host_.backend().clientHandshake();
     if (handshake || host_.settings().upstreamProxy) {
@@ -170,6 +174,10 @@ void Session::start(Fd client) {
         host_.events().write(acceptedEvent(id_, host_.backend().name(), client_, listener_,
                                            local.value().unmapped(), lookup));
     }
+    if (clientRefused_) {
+        refuseBy(*access->checkClient(client_));
+        return;
+    }
     if (!lookup.destination) {
         refuse(lookup.notRedirected ? CloseReason::NotRedirected : CloseReason::LookupFailed,
                lookup.failure);
@@ -202,7 +210,19 @@ void Session::admitDestination() {
                ConnectOutcome::NotAllowed);
         return;
     }
+    // After name resolution, on the address itself: 127.1, 2130706433 and a name that
+    // resolves to 127.0.0.1 are all 127.0.0.1 here.
+    if (const auto& access = host_.settings().access) {
+        if (auto refusal = access->checkDestination(destination_)) {
+            refuseBy(*refusal);
+            return;
+        }
+    }
     connectUpstream();
+}
+
+void Session::refuseBy(const Refusal& refusal) {
+    refuse(CloseReason::NotAllowed, refusal.detail, ConnectOutcome::NotAllowed, refusal.rule);
 }
 
 void Session::connectUpstream() {
@@ -391,6 +411,12 @@ void Session::readClientHandshake() {
 }
 
 void Session::requestReceived(ProxyRequest request) {
+    if (clientRefused_) {  // no name lookup, no connect for a client --allow-client refuses
+        destination_ = request.address ? request.address->unmapped() : Endpoint();
+        reportRequest(request.address ? "" : request.host);
+        refuseBy(*host_.settings().access->checkClient(client_));
+        return;
+    }
     if (request.address) {
         destination_ = request.address->unmapped();
         reportRequest("");
@@ -590,16 +616,17 @@ void Session::abort(CloseReason reason) {
 
 // The client gets a RST: what it would have seen had there been nothing to connect to. An
 // explicit proxy's client gets the protocol's error reply instead, once it has asked.
-void Session::refuse(CloseReason reason, const std::string& detail, ConnectOutcome outcome) {
+void Session::refuse(CloseReason reason, const std::string& detail, ConnectOutcome outcome,
+                     std::string_view refusedBy) {
     if (negotiation_) {
         negotiation_->closeClient(outcome);
         negotiation_.reset();
     }
     relay_.abort();
-    finish(reason, detail);
+    finish(reason, detail, refusedBy);
 }
 
-void Session::finish(CloseReason reason, const std::string& detail) {
+void Session::finish(CloseReason reason, const std::string& detail, std::string_view refusedBy) {
     if (finished_) {
         return;
     }
@@ -616,8 +643,12 @@ void Session::finish(CloseReason reason, const std::string& detail) {
                    (detail.empty() ? "" : " (" + detail + ")"));
     }
     if (host_.events().enabled()) {
-        host_.events().write(closedEvent(id_, reason, toUpstream, toClient,
-                                         msBetween(started_, Clock::now()), detail));
+        Json event = closedEvent(id_, reason, toUpstream, toClient,
+                                 msBetween(started_, Clock::now()), detail);
+        if (!refusedBy.empty()) {
+            event["refused_by"] = refusedBy;
+        }
+        host_.events().write(event);
     }
     host_.sessionClosed(*this, reason, toUpstream, toClient);
 }

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include "access_policy.hpp"
 #include "backend.hpp"
 #include "close_reason.hpp"
 #include "event_loop.hpp"
@@ -30,6 +31,8 @@ struct SessionSettings {
     std::shared_ptr<const UpstreamProxy> upstreamProxy;
     // --send-proxy: the upstream connection starts with this PROXY protocol header.
     std::optional<ProxyProtocolVersion> sendProxy;
+    // --allow-client, --allow-dest, --deny-dest and the default denials; null: no checks.
+    std::shared_ptr<const AccessPolicy> access;
 };
 
 class SessionHost;
@@ -78,8 +81,9 @@ class Session final : private RelayObserver {
     void upstreamHandshakeEvents(std::uint32_t events);
     void readUpstreamHandshake();
     void refuse(CloseReason reason, const std::string& detail,
-                ConnectOutcome outcome = ConnectOutcome::Failed);
-    void finish(CloseReason reason, const std::string& detail);
+                ConnectOutcome outcome = ConnectOutcome::Failed, std::string_view refusedBy = {});
+    void refuseBy(const Refusal& refusal);
+    void finish(CloseReason reason, const std::string& detail, std::string_view refusedBy = {});
 
     SessionHost& host_;
     std::uint64_t id_;
@@ -94,6 +98,7 @@ class Session final : private RelayObserver {
     bool relaying_ = false;
     bool awaitingFd_ = false;
     bool finished_ = false;
+    bool clientRefused_ = false;  // --allow-client: refused at accept, answered at the request
 };
 
 using SessionList = IntrusiveList<Session, &Session::allHook>;

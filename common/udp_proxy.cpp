@@ -208,6 +208,20 @@ UdpProxy::Session* UdpProxy::sessionFor(const Endpoint& client, const Endpoint& 
         }
         return nullptr;  // it reached the listener without TPROXY: relaying it would loop
     }
+    if (const auto& access = settings_.access) {
+        auto refusal = access->checkClient(client);
+        if (!refusal) {
+            refusal = access->checkDestination(destination);
+        }
+        if (refusal) {  // no event: every datagram of the flow would make one
+            ++stats_.udpDroppedNotAllowed;
+            if (log::enabled(log::Level::Debug)) {
+                log::debug("datagram from " + client.toString() + " to " + destination.toString() +
+                           ": dropped, " + refusal->detail);
+            }
+            return nullptr;
+        }
+    }
     for (auto victim = table_.victimFor(key.client); victim.entry != nullptr;
          victim = table_.victimFor(key.client)) {
         if (victim.reason == UdpEviction::ClientLimit) {

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "access_policy.hpp"
 #include "backend.hpp"
 #include "event_loop.hpp"
 #include "events_json.hpp"
@@ -27,6 +28,8 @@ struct UdpSettings {
     std::size_t maxSessionsPerClient = 0;
     std::optional<std::uint32_t> mark;
     bool spoofSource = false;
+    // --allow-client, --allow-dest, --deny-dest: a new flow they refuse is dropped.
+    std::shared_ptr<const AccessPolicy> access;
 
     [[nodiscard]] std::size_t perClientLimit() const noexcept;
 };

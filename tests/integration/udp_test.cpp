@@ -4,10 +4,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
+#include <thread>
 
 #include "netns_topology.hpp"
 #include "process.hpp"
@@ -21,8 +23,9 @@ constexpr int kEchoPort = 7001;
 struct UdpCase {
     Family family;
     bool spoofSource;
-    bool anyip = false;     // policy routing only; the proxy listens on 53 and 7001 themselves
-    bool skLookup = false;  // the same routing; the proxy's BPF program steers 53 and 7001
+    bool anyip = false;         // policy routing only; the proxy listens on 53 and 7001 themselves
+    bool skLookup = false;      // the same routing; the proxy's BPF program steers 53 and 7001
+    bool refuseClient = false;  // --allow-client names a network the client is not in
 };
 
 class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
@@ -70,6 +73,10 @@ class UdpThroughTproxy : public ::testing::TestWithParam<UdpCase> {
         }
         net->mustExec(gw,
                       ip + " route add local " + (v4 ? "0.0.0.0/0" : "::/0") + " dev lo table 100");
+        if (GetParam().refuseClient) {
+            proxyArgs.insert(proxyArgs.end(),
+                             {"--allow-client", v4 ? "203.0.113.0/24" : "2001:db8:99::/48"});
+        }
         if (GetParam().spoofSource) {
             // Replies to the client's address must reach our transparent upstream socket.
             net->mustExec(gw, iptables +
@@ -156,6 +163,38 @@ TEST_P(UdpThroughTproxy, AThousandDatagramsComeBackIntactFromTheServer) {
     }
     EXPECT_EQ(sessions, 1) << file("events.jsonl");
 }
+
+class UdpAccessControl : public UdpThroughTproxy {};
+
+TEST_P(UdpAccessControl, DatagramsOfAClientOutsideAllowClientAreDroppedAndCounted) {
+    auto result = net->exec(net->client(), std::string(TPLAB_TEST_TOOLS) + "/udp_echo_client.py " +
+                                               server() + " " + std::to_string(kEchoPort) + " 1");
+    EXPECT_EQ(result.output, "lost datagram 0\n") << file("proxy.log");
+    proxy.signal(SIGUSR1);
+    nlohmann::json stats;
+    for (int attempt = 0; attempt < 50 && stats.is_null(); ++attempt) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::istringstream events(file("events.jsonl"));
+        for (std::string line; std::getline(events, line);) {
+            auto event = nlohmann::json::parse(line, nullptr, false);
+            if (!event.is_discarded() && event["event"] == "stats") {
+                stats = event;
+            }
+            EXPECT_FALSE(!event.is_discarded() && event["event"] == "accepted") << line;
+        }
+    }
+    ASSERT_FALSE(stats.is_null()) << file("events.jsonl");
+    EXPECT_EQ(stats["udp"]["dropped"]["not_allowed"], 1) << stats.dump();
+    EXPECT_EQ(stats["udp"]["sessions"], 0) << stats.dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(, UdpAccessControl,
+                         ::testing::Values(UdpCase{Family::Ipv4, false, false, false, true},
+                                           UdpCase{Family::Ipv6, false, false, false, true}),
+                         [](const auto& testCase) {
+                             return std::string(testCase.param.family == Family::Ipv4 ? "ipv4"
+                                                                                      : "ipv6");
+                         });
 
 INSTANTIATE_TEST_SUITE_P(
     , UdpThroughTproxy,
