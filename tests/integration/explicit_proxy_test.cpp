@@ -318,7 +318,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --socks-user alice", "go together"},
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --socks-user alice --socks-password-file "
                "/nonexistent/pw",
-               "cannot be read"},
+               "No such file"},
         BadCli{"--mode redirect --listen 127.0.0.1:1 --socks-user a --socks-password-file /x",
                "not redirect"},
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --udp", "TCP only"},
