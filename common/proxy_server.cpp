@@ -153,9 +153,8 @@ void ProxyServer::acceptAll(Listener& listener) {
 void ProxyServer::refuseOverClientLimit(Accepted accepted, const Endpoint& listener) {
     sys::resetAndClose(accepted.fd);
     Endpoint client = accepted.peer.unmapped();
-    std::string detail = client.addressString() + " has " +
-                         std::to_string(shared_->budget.perClient()) +
-                         " connections open (--max-connections-per-client)";
+    std::string detail = client.addressString() + " is at --max-connections-per-client " +
+                         std::to_string(shared_->budget.perClient());
     log::debug("connection from " + client.toString() + " reset: " + detail);
     if (events_.enabled()) {
         events_.write(Json{{"event", "refused"},

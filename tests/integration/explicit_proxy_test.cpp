@@ -2,6 +2,7 @@
 // real namespaces with real clients: curl --socks5, --socks5-hostname, --proxytunnel, a
 // byte-level SOCKS5 probe for the reply codes, and microsocks as the next proxy.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -31,6 +32,7 @@ std::string firstLine(const std::string& text) {
 std::string writePasswordFile(const std::string& dir, const std::string& password) {
     std::string path = dir + "/password";
     std::ofstream(path) << password << "\n";
+    ::chmod(path.c_str(), 0600);  // a password file open to others is refused
     return path;
 }
 

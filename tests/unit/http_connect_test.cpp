@@ -83,9 +83,9 @@ TEST(HttpConnect, BasicCredentialsMustBeExactlyOneCanonicalToken) {
     auto good = server.onClientBytes(line + "Basic YWxpY2U6czNjcmV0\r\n\r\n");
     EXPECT_EQ(good.status, Status::Done);
     EXPECT_EQ(good.auth, HandshakeStep::Auth::Accepted);
-    for (const char* header :
-         {"Basic YWxpY2U6czNjcmV0 garbage", "Basic YWxpY2U6czNjcmV0=", "Basic  YWxpY2U6czNjcmV0",
-          "Basic YWxpY2U6czNjcmV0,x", "Basic YWxpY2U"}) {
+    for (const char* header : {"Basic YWxpY2U6czNjcmV0 garbage", "Basic YWxpY2U6czNjcmV0=",
+                               "Basic YWxpY2U6czNjcmV0=garbage", "Basic  YWxpY2U6czNjcmV0",
+                               "Basic YWxpY2U6czNjcmV0,x", "Basic YWxpY2U"}) {
         auto step = server.onClientBytes(line + header + "\r\n\r\n");
         EXPECT_EQ(step.status, Status::Fail) << header;
         EXPECT_EQ(step.reply.substr(0, 12), "HTTP/1.1 400") << header;
