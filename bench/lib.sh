@@ -109,7 +109,8 @@ bench_tplab_proxy() {
         listen=(--listen "0.0.0.0:$port")
     fi
     start_bg "$ns_gw" "proxy-$arm.log" tplab proxy --mode "$mode" "${listen[@]}" \
-        --mark "$bench_proxy_mark" --max-connections $((idle_conns + 500)) "$@" "${proxy_extra[@]}"
+        --mark "$bench_proxy_mark" --max-connections $((idle_conns + 500)) \
+        --max-connections-per-client $((idle_conns + 500)) "$@" "${proxy_extra[@]}"
     bench_proxy_job=$bg_pid
     wait_listening "$ns_gw" "$port" || { cat "proxy-$arm.log" >&2; die "tplab proxy ($arm) did not listen"; }
 }

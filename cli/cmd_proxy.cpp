@@ -6,11 +6,9 @@
 
 #include <algorithm>
 #include <csignal>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,6 +23,7 @@
 #include "log.hpp"
 #include "make_backend.hpp"
 #include "option_checks.hpp"
+#include "private_file.hpp"
 #include "privileges.hpp"
 #include "proxy_protocol.hpp"
 #include "proxy_workers.hpp"
@@ -47,7 +46,8 @@ struct ProxyCommandOptions {
     double connectTimeout = 5;
     double idleTimeout = 300;
     std::size_t maxConnections = 4096;
-    unsigned workers = 0;  // 0: one per online CPU
+    std::size_t maxConnectionsPerClient = 0;  // 0: max(1, maxConnections / 8)
+    unsigned workers = 0;                     // 0: one per online CPU
     std::string splice = "auto";
     double drainTimeout = 10;
     int verbosity = 0;
@@ -76,16 +76,12 @@ std::string checkSocks5Url(const std::string& text) {
     }
 }
 
-// The password is read from a file so that it never shows in ps or a shell history. One
+// The password is read from a file so that it never shows in ps or a shell history; the
+// file is checked as --events is (a private regular file, no symlink, at most 1 MiB). One
 // trailing newline is dropped (echo secret > file).
 std::string readPasswordFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        throw UsageError("--socks-password-file " + path + ": cannot be read");
-    }
-    std::ostringstream text;
-    text << in.rdbuf();
-    std::string password = text.str();
+    constexpr std::size_t kMaxPasswordFileBytes = std::size_t{1} << 20;
+    std::string password = readPrivateFile(path, "--socks-password-file", kMaxPasswordFileBytes);
     if (!password.empty() && password.back() == '\n') {
         password.pop_back();
     }
@@ -331,6 +327,11 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
         options.session.sendProxy = parseProxyProtocolVersion(cli.sendProxy);
     }
     options.maxConnections = cli.maxConnections;
+    if (cli.maxConnectionsPerClient > cli.maxConnections && maxGiven) {
+        throw UsageError("--max-connections-per-client " +
+                         std::to_string(cli.maxConnectionsPerClient) +
+                         " exceeds --max-connections " + std::to_string(cli.maxConnections));
+    }
     options.splice = spliceMode(cli.splice);
     options.drainTimeout = seconds(cli.drainTimeout);
     if (cli.udp) {
@@ -361,6 +362,10 @@ int runProxy(const ProxyCommandOptions& cli, bool markGiven, bool maxGiven) {
     std::size_t workers = cli.workers > 0 ? cli.workers : std::thread::hardware_concurrency();
     workers = std::max<std::size_t>(1, workers);
     fitConnectionsInFdLimit(options, workers, maxGiven);
+    options.maxConnectionsPerClient =
+        cli.maxConnectionsPerClient == 0
+            ? 0
+            : std::min(cli.maxConnectionsPerClient, options.maxConnections);
     // Opened now, as the starting user; its writer thread starts after the privilege drop.
     EventSink events =
         cli.events.empty() ? EventSink() : EventSink(cli.events, EventSink::Start::Later);
@@ -487,14 +492,19 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(secondsBetween(0.001, 7 * 86400, true))
         ->capture_default_str();
     app->add_option("--max-connections", cli->maxConnections,
-                    "Open connections at most; past it accept() pauses (clients wait in the "
-                    "backlog)")
+                    "Open connections at most, all workers together; past it accept() pauses "
+                    "(clients wait in the backlog)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
         ->capture_default_str();
     auto* maxConnections = app->get_option("--max-connections");
+    app->add_option("--max-connections-per-client", cli->maxConnectionsPerClient,
+                    "Open connections at most per client address (default: 1/8 of "
+                    "--max-connections); past it the client's new connection is reset at "
+                    "accept with a `refused` event, so one host cannot hold them all")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20));
     app->add_option("--workers", cli->workers,
                     "Event-loop threads, each with its own SO_REUSEPORT listeners; 0: one per "
-                    "online CPU. --max-connections is shared out among them")
+                    "online CPU. They count connections together")
         ->check(CLI::Range(0u, 256u))
         ->capture_default_str();
     app->add_option("--splice", cli->splice,
@@ -532,7 +542,9 @@ Command setupProxyCommand(CLI::App& parent) {
         ->check(nonEmpty());
     app->add_option("--socks-password-file", cli->socksPasswordFile,
                     "File holding the password for --socks-user on its one line (never on "
-                    "the command line, where ps shows it)")
+                    "the command line, where ps shows it): a regular file of root or this "
+                    "user, mode 0600 or stricter, at most 1 MiB, not a symlink. Failed "
+                    "attempts are delayed, then locked out (docs/security.md)")
         ->type_name("FILE")
         ->check(nonEmpty());
     app->add_option("--upstream", cli->upstream,

@@ -50,6 +50,10 @@ struct HandshakeStep {
     };
     Status status = Status::NeedMore;
     std::size_t consumed = 0;  // bytes of the input this step used up
+    // The step decided a username/password check (Reply/Done: right, Fail: wrong), so the
+    // session can count failures per client (AuthThrottle).
+    enum class Auth { None, Accepted, Refused };
+    Auth auth = Auth::None;
     std::string reply;
     ProxyRequest request;
     std::string failure;
@@ -75,6 +79,10 @@ class ClientHandshake {
     [[nodiscard]] virtual std::size_t maxMessage() const = 0;
     // Parses the bytes the client sent that no step has consumed yet.
     virtual HandshakeStep onClientBytes(std::string_view bytes) = 0;
+    // Turns a step with Auth::Accepted into the refusal a wrong password gets (a locked-out
+    // client is told nothing new); `why` goes into the failure, not to the client.
+    [[nodiscard]] virtual HandshakeStep refuseAuthentication(const HandshakeStep& accepted,
+                                                             const std::string& why) const = 0;
     // The answer once the upstream connect ended; `bound` is the upstream socket's own address.
     [[nodiscard]] virtual std::string connectReply(ConnectOutcome outcome,
                                                    const Endpoint& bound) const = 0;

@@ -55,10 +55,19 @@ std::optional<std::string_view> headerValue(std::string_view headers, std::strin
 }  // namespace
 
 std::optional<std::string> decodeBase64(std::string_view text) {
+    // Canonical only: whole groups of four, '=' only as the padding of the last group, and the
+    // bits that padding leaves over all zero. Anything else has a second spelling.
+    if (text.size() % 4 != 0) {
+        return std::nullopt;
+    }
+    std::size_t padding = 0;
+    while (padding < 2 && padding < text.size() && text[text.size() - 1 - padding] == '=') {
+        ++padding;
+    }
     std::string out;
     unsigned buffer = 0;
     int bits = 0;
-    for (char c : text) {
+    for (char c : text.substr(0, text.size() - padding)) {
         int value;
         if (c >= 'A' && c <= 'Z') {
             value = c - 'A';
@@ -70,10 +79,8 @@ std::optional<std::string> decodeBase64(std::string_view text) {
             value = 62;
         } else if (c == '/') {
             value = 63;
-        } else if (c == '=') {
-            break;
         } else {
-            return std::nullopt;
+            return std::nullopt;  // including '=' before the end
         }
         buffer = (buffer << 6) | static_cast<unsigned>(value);
         bits += 6;
@@ -81,6 +88,9 @@ std::optional<std::string> decodeBase64(std::string_view text) {
             bits -= 8;
             out.push_back(static_cast<char>((buffer >> bits) & 0xff));
         }
+    }
+    if ((buffer & ((1u << bits) - 1)) != 0) {
+        return std::nullopt;
     }
     return out;
 }
@@ -159,19 +169,8 @@ HandshakeStep HttpConnectHandshake::onClientBytes(std::string_view bytes) {
             "405 Method Not Allowed", "Allow: CONNECT\r\n");
     }
     if (credentials_) {
-        auto authorization = headerValue(headers, "Proxy-Authorization");
-        std::optional<std::string> decoded;
-        if (authorization && authorization->size() > 6 &&
-            equalsIgnoringCase(authorization->substr(0, 6), "Basic ")) {
-            decoded = decodeBase64(trim(authorization->substr(6)));
-        }
-        std::string expected = credentials_->user + ":" + credentials_->password;
-        if (!decoded || *decoded != expected) {
-            std::string who = decoded ? decoded->substr(0, decoded->find(':')) : "";
-            return fail(authorization ? "authentication failed for user '" + who + "'"
-                                      : "no Proxy-Authorization header",
-                        "407 Proxy Authentication Required",
-                        "Proxy-Authenticate: Basic realm=\"tplab\"\r\n");
+        if (auto refused = checkAuthorization(headers)) {
+            return *refused;
         }
     }
     auto request = parseAuthority(target);
@@ -183,6 +182,52 @@ HandshakeStep HttpConnectHandshake::onClientBytes(std::string_view bytes) {
     step.status = HandshakeStep::Status::Done;
     step.consumed = end + 4;
     step.request = std::move(*request);
+    step.auth = credentials_ ? HandshakeStep::Auth::Accepted : HandshakeStep::Auth::None;
+    return step;
+}
+
+// Exactly "Basic <canonical base64 of user:password>", nothing before or after (but the
+// header's surrounding blanks); the user and the password are compared in constant time.
+// Malformed credentials are a 400 and count as a failure; none, or another scheme, is a 407.
+std::optional<HandshakeStep> HttpConnectHandshake::checkAuthorization(
+    std::string_view headers) const {
+    auto authorization = headerValue(headers, "Proxy-Authorization");
+    if (!authorization) {
+        return refusal("no Proxy-Authorization header", HandshakeStep::Auth::None);
+    }
+    if (authorization->size() < 6 || !equalsIgnoringCase(authorization->substr(0, 6), "Basic ")) {
+        return refusal("Proxy-Authorization is not Basic", HandshakeStep::Auth::Refused);
+    }
+    auto decoded = decodeBase64(authorization->substr(6));
+    std::size_t colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos) {
+        auto step = fail("malformed Basic credentials (not canonical base64 of user:password)",
+                         "400 Bad Request");
+        step.auth = HandshakeStep::Auth::Refused;
+        return step;
+    }
+    std::string_view user = std::string_view(*decoded).substr(0, colon);
+    std::string_view password = std::string_view(*decoded).substr(colon + 1);
+    bool userMatches = sameSecret(user, credentials_->user);
+    bool passwordMatches = sameSecret(password, credentials_->password);
+    if (!userMatches || !passwordMatches) {
+        return refusal("authentication failed for user '" + std::string(user) + "'",
+                       HandshakeStep::Auth::Refused);
+    }
+    return std::nullopt;
+}
+
+HandshakeStep HttpConnectHandshake::refusal(std::string failure, HandshakeStep::Auth auth) {
+    auto step = fail(std::move(failure), "407 Proxy Authentication Required",
+                     "Proxy-Authenticate: Basic realm=\"tplab\"\r\n");
+    step.auth = auth;
+    return step;
+}
+
+HandshakeStep HttpConnectHandshake::refuseAuthentication(const HandshakeStep& accepted,
+                                                         const std::string& why) const {
+    auto step = refusal("authentication refused: " + why, HandshakeStep::Auth::Refused);
+    step.consumed = accepted.consumed;
     return step;
 }
 

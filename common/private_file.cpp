@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 
 #include "result.hpp"
@@ -150,6 +151,56 @@ Fd openPrivateAppendFile(const std::string& path, std::string_view label) {
         throw setupError(errno, prefix + "fcntl(F_SETFL)");
     }
     return file;
+}
+
+std::string readPrivateFile(const std::string& path, std::string_view label, std::size_t maxBytes) {
+    const std::string prefix = std::string(label) + " " + path + ": ";
+    auto refuse = [&](const std::string& why) { return UnsafePathError(prefix + why); };
+    Fd file(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (!file) {
+        if (errno == ELOOP) {
+            throw refuse("is a symbolic link; refusing to follow it (give the real path)");
+        }
+        throwOpenFailure(errno, prefix, "open(O_RDONLY|O_NOFOLLOW)");
+    }
+    struct stat opened {};
+    if (::fstat(file.get(), &opened) != 0) {
+        throw setupError(errno, prefix + "fstat");
+    }
+    if (!S_ISREG(opened.st_mode)) {
+        throw refuse("is " + kindOf(opened.st_mode) + ", not a regular file");
+    }
+    const uid_t self = ::geteuid();
+    if (opened.st_uid != self && opened.st_uid != 0) {
+        throw refuse("belongs to uid " + std::to_string(opened.st_uid) + ", not to root or uid " +
+                     std::to_string(self) + "; chown it");
+    }
+    if ((opened.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        throw refuse("is open to group or others (mode " + octalMode(opened.st_mode) +
+                     "); chmod 600 it");
+    }
+    if (static_cast<std::uintmax_t>(opened.st_size) > maxBytes) {
+        throw refuse("is " + std::to_string(opened.st_size) + " bytes, more than " +
+                     std::to_string(maxBytes));
+    }
+    std::string text;
+    char buffer[4096];
+    for (;;) {
+        ssize_t got = ::read(file.get(), buffer, sizeof(buffer));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            throw setupError(errno, prefix + "read");
+        }
+        if (got == 0) {
+            return text;
+        }
+        text.append(buffer, static_cast<std::size_t>(got));
+        if (text.size() > maxBytes) {  // it grew since fstat
+            throw refuse("is more than " + std::to_string(maxBytes) + " bytes");
+        }
+    }
 }
 
 }  // namespace tplab

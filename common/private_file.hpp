@@ -24,4 +24,11 @@ struct UnsafePathError : std::invalid_argument {
 // UnsafePathError too; other failures throw std::system_error.
 Fd openPrivateAppendFile(const std::string& path, std::string_view label);
 
+// Reads a secret (--socks-password-file) of at most `maxBytes`. Opened with O_NOFOLLOW and
+// O_NONBLOCK and checked on the fd before a byte is read, so a FIFO or a device never blocks
+// and /dev/zero is never read: refuses with UnsafePathError a symbolic link, anything but a
+// regular file, a file readable or writable by group or others, owned by another user than
+// root or the effective uid, or larger than `maxBytes`.
+std::string readPrivateFile(const std::string& path, std::string_view label, std::size_t maxBytes);
+
 }  // namespace tplab

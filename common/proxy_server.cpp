@@ -42,7 +42,11 @@ ProxyServer::ProxyServer(EventLoop& loop, Backend& backend, EventSink& events, P
       options_(std::move(options)),
       ownShared_(shared == nullptr ? std::make_unique<SharedProxyState>() : nullptr),
       shared_(shared == nullptr ? ownShared_.get() : shared),
-      resources_(options_.maxPipes, options_.splice, options_.largePipes) {}
+      resources_(options_.maxPipes, options_.splice, options_.largePipes) {
+    if (ownShared_) {
+        ownShared_->budget.setLimits(options_.maxConnections, options_.maxConnectionsPerClient);
+    }
+}
 
 ProxyServer::~ProxyServer() {
     closeListeners();
@@ -59,6 +63,8 @@ ProxyServer::~ProxyServer() {
 
 void ProxyServer::start(bool registerGuard) {
     probeUpstreamOptions(options_.session.upstream);
+    // Any worker's closed connection may make room for the ones waiting in this one's backlog.
+    shared_->budget.onRoomAgain([this] { loop_.post([this] { resumeAccepting(); }); });
     for (const auto& address : options_.listen) {
         ListenerOptions listenerOptions;
         listenerOptions.reusePort = options_.reusePort;
@@ -112,7 +118,7 @@ std::vector<Endpoint> ProxyServer::listeningAddresses() const {
 
 void ProxyServer::acceptAll(Listener& listener) {
     for (int i = 0; i < kAcceptBatch && !acceptPaused_ && !draining_; ++i) {
-        if (sessionCount_ >= options_.maxConnections) {
+        if (!shared_->budget.reserve()) {
             ++stats_.acceptPausedAtLimit;
             log::debug("--max-connections reached: pausing accept()");
             pauseAccepting();
@@ -120,6 +126,7 @@ void ProxyServer::acceptAll(Listener& listener) {
         }
         auto accepted = sys::acceptFrom(listener.fd.get());
         if (!accepted) {
+            shared_->budget.unreserve();
             int err = accepted.error();
             if (err == EAGAIN || err == EWOULDBLOCK) {
                 return;
@@ -133,7 +140,28 @@ void ProxyServer::acceptAll(Listener& listener) {
             backOff("accept(" + listener.address.toString() + "): " + errnoText(err));
             return;
         }
+        if (!shared_->budget.admit(accepted.value().peer)) {
+            refuseOverClientLimit(std::move(accepted.value()), listener.address);
+            continue;
+        }
         startSession(std::move(accepted.value()), listener.address);
+    }
+}
+
+// A client with --max-connections-per-client open is reset at once: it cannot hold the
+// connections the other clients need, and its own open ones go on.
+void ProxyServer::refuseOverClientLimit(Accepted accepted, const Endpoint& listener) {
+    sys::resetAndClose(accepted.fd);
+    Endpoint client = accepted.peer.unmapped();
+    std::string detail = client.addressString() + " is at --max-connections-per-client " +
+                         std::to_string(shared_->budget.perClient());
+    log::debug("connection from " + client.toString() + " reset: " + detail);
+    if (events_.enabled()) {
+        events_.write(Json{{"event", "refused"},
+                           {"client", client.toString()},
+                           {"listener", listener.toString()},
+                           {"reason", "client_limit"},
+                           {"detail", detail}});
     }
 }
 
@@ -197,7 +225,7 @@ void ProxyServer::retrySessionsAwaitingFd() {
 }
 
 void ProxyServer::resumeAccepting() {
-    if (draining_ || backOffTimer_ || sessionCount_ >= options_.maxConnections) {
+    if (draining_ || backOffTimer_ || shared_->budget.full()) {
         return;
     }
     acceptPaused_ = false;
@@ -306,6 +334,7 @@ void ProxyServer::sessionClosed(Session& session, CloseReason reason,
     stats_.bytesUpstreamToClient += upstreamToClient;
     sessions_.remove(session);
     --sessionCount_;
+    shared_->budget.release(session.client());  // wakes paused workers when there is room
     stats_.active = sessionCount_ + (udp_ ? udp_->sessionCount() : 0);
     // A later event of this batch may still point at the session: destroy it afterwards.
     retired_.emplace_back(&session);
@@ -314,8 +343,6 @@ void ProxyServer::sessionClosed(Session& session, CloseReason reason,
     }
     if (draining_ && sessionCount_ == 0) {
         loop_.stop();
-    } else if (acceptPaused_ && sessionCount_ < options_.maxConnections) {
-        resumeAccepting();
     }
 }
 

@@ -1,6 +1,6 @@
 // One worker of the proxy: its listeners (SO_REUSEPORT with the other workers'), the accept
-// loop, its share of the connection limit, draining on shutdown, timeouts, and its counters.
-// It sees the interception mode only through Backend.
+// loop, the connection limits (counted with the other workers), draining on shutdown, timeouts, and
+// its counters. It sees the interception mode only through Backend.
 #pragma once
 
 #include <atomic>
@@ -10,7 +10,9 @@
 #include <string_view>
 #include <vector>
 
+#include "auth_throttle.hpp"
 #include "backend.hpp"
+#include "client_limits.hpp"
 #include "event_loop.hpp"
 #include "events_json.hpp"
 #include "loop_guard.hpp"
@@ -25,19 +27,23 @@ namespace tplab {
 struct ProxyOptions {
     std::vector<Endpoint> listen;
     SessionSettings session;
-    std::size_t maxConnections = 4096;  // for this worker
-    std::size_t maxPipes = 1024;        // for this worker (two fds each)
-    std::size_t largePipes = 16;        // of them, enlarged to kLargePipeBytes (largePipeBudget())
+    std::size_t maxConnections = 4096;        // for the whole proxy: all workers count together
+    std::size_t maxConnectionsPerClient = 0;  // per client address; 0: maxConnections / 8
+    std::size_t maxPipes = 1024;              // for this worker (two fds each)
+    std::size_t largePipes = 16;  // of them, enlarged to kLargePipeBytes (largePipeBudget())
     SpliceMode splice = SpliceMode::Auto;
     bool reusePort = false;  // several workers listen on the same addresses
     Clock::duration drainTimeout = std::chrono::seconds(10);
     std::optional<UdpSettings> udp;  // also proxy UDP on every --listen address (tproxy mode)
 };
 
-// What the workers of one proxy share: the loop guard and the connection ids.
+// What the workers of one proxy share: the loop guard, the connection ids, the connection
+// counts (total and per client) and the failed authentications per client.
 struct SharedProxyState {
     LoopGuard loopGuard;
     std::atomic<std::uint64_t> nextId{1};
+    ConnectionBudget budget;
+    AuthThrottle authThrottle;
 };
 
 class ProxyServer final : public SessionHost {
@@ -64,6 +70,7 @@ class ProxyServer final : public SessionHost {
     Backend& backend() override { return backend_; }
     EventSink& events() override { return events_; }
     LoopGuard& loopGuard() override { return shared_->loopGuard; }
+    AuthThrottle& authThrottle() override { return shared_->authThrottle; }
     RelayResources& relayResources() override { return resources_; }
     const SessionSettings& settings() const override { return options_.session; }
     ConnectingList& connecting() override { return connecting_; }
@@ -82,6 +89,7 @@ class ProxyServer final : public SessionHost {
 
     void acceptAll(Listener& listener);
     void startSession(Accepted accepted, const Endpoint& listener);
+    void refuseOverClientLimit(Accepted accepted, const Endpoint& listener);
     void pauseAccepting();
     void resumeAccepting();
     void backOff(const std::string& why);

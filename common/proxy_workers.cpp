@@ -16,8 +16,10 @@ ProxyWorkers::ProxyWorkers(Backend& backend, EventSink& events, const ProxyOptio
                            std::size_t workers)
     : events_(events) {
     workers = std::max<std::size_t>(1, workers);
+    // Connections are counted together (SharedProxyState::budget): a full worker never
+    // strands the connections that the kernel hashes to it while the proxy has room.
+    shared_.budget.setLimits(options.maxConnections, options.maxConnectionsPerClient);
     ProxyOptions share = options;
-    share.maxConnections = shareOf(options.maxConnections, workers);
     share.maxPipes = options.maxPipes == 0 ? 0 : shareOf(options.maxPipes, workers);
     share.largePipes = options.largePipes / workers;
     share.reusePort = workers > 1;

@@ -1,6 +1,8 @@
 // The proxy as N workers, nginx-style: each worker thread has its own event loop and its own
 // SO_REUSEPORT listeners, and owns its connections from accept() to close, so nothing is shared
-// on the hot path but the loop guard. The main thread handles signals and merges the counters.
+// on the hot path but the loop guard
+// and, at accept and close, the connection counts. The main thread handles signals and merges the
+// counters.
 #pragma once
 
 #include <memory>
@@ -14,7 +16,8 @@ namespace tplab {
 
 class ProxyWorkers {
   public:
-    // `options` holds the limits for the whole proxy; each worker gets its share.
+    // `options` holds the limits for the whole proxy: the connection limits are counted across
+    // workers, the pipes and UDP sessions are shared out.
     ProxyWorkers(Backend& backend, EventSink& events, const ProxyOptions& options,
                  std::size_t workers);
     ~ProxyWorkers();

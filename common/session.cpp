@@ -74,6 +74,9 @@ struct Session::Negotiation {
         upstreamEvents.method = &Session::upstreamHandshakeEvents;
     }
     ~Negotiation() {
+        if (delayTimer) {
+            loop.cancel(*delayTimer);
+        }
         unwatch(clientFd);
         unwatch(upstreamFd);
         if (lookup) {
@@ -113,6 +116,7 @@ struct Session::Negotiation {
     std::unique_ptr<UpstreamHandshake> upstream;  // --upstream socks5://
     Fd upstreamFd;                                // until the relay takes it
     bool upstreamConnected = false;
+    std::optional<EventLoop::TimerId> delayTimer;  // a refused authentication, answered late
     Handler clientEvents;
     Handler lookupEvents;
     Handler upstreamEvents;
@@ -378,6 +382,9 @@ void Session::readClientHandshake() {
         auto size = static_cast<std::size_t>(got);
         HandshakeStep step =
             n.client->onClientBytes(std::string_view(buffer, std::min(size, limit)));
+        if (step.auth != HandshakeStep::Auth::None && !throttleAuthentication(step)) {
+            return;  // the refusal goes out later (AuthThrottle::kDelay)
+        }
         switch (step.status) {
             case HandshakeStep::Status::NeedMore:
                 if (size > limit) {  // a parser fails before its limit; a guard all the same
@@ -393,13 +400,7 @@ void Session::readClientHandshake() {
                 }
                 continue;
             case HandshakeStep::Status::Fail:
-                consume(fd, step.consumed);
-                n.unwatch(n.clientFd);
-                if (sendAll(fd, step.reply)) {
-                    (void)sys::shutdownWrite(fd);
-                }
-                n.clientFd.reset();
-                refuse(CloseReason::HandshakeFailed, step.failure);
+                failHandshake(step);
                 return;
             case HandshakeStep::Status::Done:
                 consume(fd, step.consumed);
@@ -408,6 +409,57 @@ void Session::readClientHandshake() {
                 return;
         }
     }
+}
+
+void Session::failHandshake(const HandshakeStep& step) {
+    Negotiation& n = *negotiation_;
+    const int fd = n.clientFd.get();
+    consume(fd, step.consumed);
+    n.unwatch(n.clientFd);
+    if (sendAll(fd, step.reply)) {
+        (void)sys::shutdownWrite(fd);
+    }
+    n.clientFd.reset();
+    refuse(CloseReason::HandshakeFailed, step.failure);
+}
+
+// Counts a username/password decision for the client's address: a locked-out address is
+// refused whatever it sent, and from the fourth failure on the refusal is answered late.
+// False when the step's refusal was put off (the session goes on from a timer).
+bool Session::throttleAuthentication(HandshakeStep& step) {
+    AuthThrottle& throttle = host_.authThrottle();
+    auto now = Clock::now();
+    if (step.auth == HandshakeStep::Auth::Accepted) {
+        if (!throttle.lockedOut(client_, now)) {
+            throttle.succeeded(client_);
+            return true;
+        }
+        step = negotiation_->client->refuseAuthentication(
+            step, client_.addressString() + " is locked out after " +
+                      std::to_string(AuthThrottle::kLockoutFailures) + " failures");
+    }
+    AuthThrottle::Failure failure = throttle.failed(client_, now);
+    if (failure.lockoutStarted) {
+        auto seconds = std::chrono::duration<double>(AuthThrottle::kLockout).count();
+        log::warn(client_.addressString() + ": " + std::to_string(failure.failures) +
+                  " failed authentications, locked out for " + log::formatSeconds(seconds) + " s");
+        if (host_.events().enabled()) {
+            host_.events().write(Json{{"event", "auth_lockout"},
+                                      {"client", client_.addressString()},
+                                      {"failures", failure.failures},
+                                      {"lockout_s", seconds}});
+        }
+    }
+    if (failure.delay <= Clock::duration::zero()) {
+        return true;
+    }
+    Negotiation& n = *negotiation_;
+    n.unwatch(n.clientFd);  // nothing more is read from it: it is refused
+    n.delayTimer = host_.loop().runAfter(failure.delay, [this, step] {
+        negotiation_->delayTimer.reset();
+        failHandshake(step);
+    });
+    return false;
 }
 
 void Session::requestReceived(ProxyRequest request) {
@@ -428,7 +480,7 @@ void Session::requestReceived(ProxyRequest request) {
     Negotiation& n = *negotiation_;
     n.requestedHost = request.host;
     std::string why;
-    n.lookup = NameLookup::start(request.host, request.port, why);
+    n.lookup = NameLookup::start(request.host, request.port, client_, why);
     if (n.lookup) {
         if (auto added = host_.loop().add(n.lookup->eventFd(), EPOLLIN, &n.lookupEvents); added) {
             return;

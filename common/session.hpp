@@ -11,6 +11,7 @@
 #include <string>
 
 #include "access_policy.hpp"
+#include "auth_throttle.hpp"
 #include "backend.hpp"
 #include "close_reason.hpp"
 #include "event_loop.hpp"
@@ -53,6 +54,7 @@ class Session final : private RelayObserver {
     void retryUpstream();
 
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
+    [[nodiscard]] const Endpoint& client() const noexcept { return client_; }
     [[nodiscard]] bool relaying() const noexcept { return relaying_; }
     [[nodiscard]] bool awaitingFd() const noexcept { return awaitingFd_; }
     [[nodiscard]] Clock::time_point lastActivity() const noexcept { return relay_.lastActivity(); }
@@ -74,6 +76,8 @@ class Session final : private RelayObserver {
     [[nodiscard]] const Endpoint& connectTarget() const noexcept;
     void clientHandshakeEvents(std::uint32_t events);
     void readClientHandshake();
+    bool throttleAuthentication(HandshakeStep& step);
+    void failHandshake(const HandshakeStep& step);
     void lookupEvents(std::uint32_t events);
     void requestReceived(ProxyRequest request);
     void nameResolved();
@@ -112,6 +116,8 @@ class SessionHost {
     virtual Backend& backend() = 0;
     virtual EventSink& events() = 0;
     virtual LoopGuard& loopGuard() = 0;
+    // Failed authentications per client address, across workers.
+    virtual AuthThrottle& authThrottle() = 0;
     virtual RelayResources& relayResources() = 0;
     virtual const SessionSettings& settings() const = 0;
     virtual ConnectingList& connecting() = 0;

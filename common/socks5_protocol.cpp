@@ -83,15 +83,6 @@ HandshakeStep replyAndGoOn(std::size_t consumed, std::string reply) {
     return step;
 }
 
-// Compares without stopping at the first difference, so timing does not tell how much matched.
-bool sameSecret(std::string_view a, std::string_view b) {
-    unsigned char diff = a.size() == b.size() ? 0 : 1;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
-    }
-    return diff == 0;
-}
-
 }  // namespace
 
 std::string replyText(std::uint8_t code) {
@@ -155,6 +146,14 @@ std::string encodeConnect(const Endpoint& destination) {
 }
 
 }  // namespace socks5
+
+bool sameSecret(std::string_view a, std::string_view b) {
+    unsigned char diff = a.size() == b.size() ? 0 : 1;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        diff |= static_cast<unsigned char>(a[i] ^ (i < b.size() ? b[i] : 0));
+    }
+    return diff == 0;
+}
 
 using namespace socks5;
 
@@ -233,10 +232,21 @@ HandshakeStep Socks5ServerHandshake::authentication(std::string_view bytes) {
     if (!userMatches || !passwordMatches) {
         auto step = fail("authentication failed for user '" + std::string(user) + "'", refused);
         step.consumed = total;
+        step.auth = HandshakeStep::Auth::Refused;
         return step;
     }
     state_ = State::Request;
-    return replyAndGoOn(total, {0x01, 0x00});
+    auto step = replyAndGoOn(total, {0x01, 0x00});
+    step.auth = HandshakeStep::Auth::Accepted;
+    return step;
+}
+
+HandshakeStep Socks5ServerHandshake::refuseAuthentication(const HandshakeStep& accepted,
+                                                          const std::string& why) const {
+    auto step = fail("authentication refused: " + why, std::string{0x01, 0x01});
+    step.consumed = accepted.consumed;
+    step.auth = HandshakeStep::Auth::Refused;
+    return step;
 }
 
 // VER CMD RSV ATYP DST.ADDR DST.PORT

@@ -51,6 +51,10 @@ struct Socks5Credentials {
     std::string password;
 };
 
+// Compares two secrets without stopping at the first difference, so the time taken does not
+// tell how much of a guess matched (RFC 1929 and HTTP Basic alike).
+bool sameSecret(std::string_view a, std::string_view b);
+
 // tplab as a SOCKS5 server: greeting, [RFC 1929 authentication], CONNECT request.
 class Socks5ServerHandshake final : public ClientHandshake {
   public:
@@ -61,6 +65,8 @@ class Socks5ServerHandshake final : public ClientHandshake {
     // The longest message: an authentication request, 3 + 255 + 255 bytes.
     [[nodiscard]] std::size_t maxMessage() const override { return 513; }
     HandshakeStep onClientBytes(std::string_view bytes) override;
+    [[nodiscard]] HandshakeStep refuseAuthentication(const HandshakeStep& accepted,
+                                                     const std::string& why) const override;
     [[nodiscard]] std::string connectReply(ConnectOutcome outcome,
                                            const Endpoint& bound) const override;
 

@@ -5,41 +5,81 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
+
+#include "udp_flow_key.hpp"
 
 namespace tplab {
 namespace {
 
-std::atomic<int> inFlight{0};
+// The lookups in flight, in all and per client address (at most kMaxInFlight entries).
+struct Slots {
+    std::mutex mutex;
+    int total = 0;
+    std::unordered_map<UdpEndpointKey, int, UdpKeyHash> perClient;
+};
+
+Slots& slots() {
+    static Slots instance;
+    return instance;
+}
+
+// Empty when a slot was taken, else why not.
+std::string takeSlot(const Endpoint& client) {
+    Slots& s = slots();
+    std::lock_guard lock(s.mutex);
+    if (s.total >= NameLookup::kMaxInFlight) {
+        return std::to_string(NameLookup::kMaxInFlight) + " name lookups already in flight";
+    }
+    int& mine = s.perClient[UdpEndpointKey::from(client).withoutPort()];
+    if (mine >= NameLookup::kMaxInFlightPerClient) {
+        return client.addressString() + " already has " +
+               std::to_string(NameLookup::kMaxInFlightPerClient) + " name lookups in flight";
+    }
+    ++mine;
+    ++s.total;
+    return "";
+}
+
+void giveSlot(const Endpoint& client) {
+    Slots& s = slots();
+    std::lock_guard lock(s.mutex);
+    auto it = s.perClient.find(UdpEndpointKey::from(client).withoutPort());
+    if (it != s.perClient.end() && --it->second <= 0) {
+        s.perClient.erase(it);
+    }
+    --s.total;
+}
 
 }  // namespace
 
 std::shared_ptr<NameLookup> NameLookup::start(const std::string& host, std::uint16_t port,
-                                              std::string& why) {
-    if (inFlight.fetch_add(1) >= kMaxInFlight) {
-        inFlight.fetch_sub(1);
-        why = std::to_string(kMaxInFlight) + " name lookups already in flight";
+                                              const Endpoint& client, std::string& why) {
+    why = takeSlot(client);
+    if (!why.empty()) {
         return nullptr;
     }
     Fd done(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!done) {
-        inFlight.fetch_sub(1);
+        giveSlot(client);
         why = "eventfd: " + std::system_category().message(errno);
         return nullptr;
     }
     auto lookup = std::make_shared<NameLookup>(std::move(done));
     try {
-        std::thread([lookup, host, port] { lookup->run(host, port); }).detach();
+        std::thread([lookup, host, port, client] { lookup->run(host, port, client); }).detach();
     } catch (const std::system_error& e) {
-        inFlight.fetch_sub(1);
+        giveSlot(client);
         why = std::string("no thread for the lookup: ") + e.what();
         return nullptr;
     }
     return lookup;
 }
 
-void NameLookup::run(const std::string& host, std::uint16_t port) {
+void NameLookup::run(const std::string& host, std::uint16_t port, const Endpoint& client) {
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -64,7 +104,7 @@ void NameLookup::run(const std::string& host, std::uint16_t port) {
     finished_.store(true, std::memory_order_release);
     std::uint64_t one = 1;
     (void)!::write(done_.get(), &one, sizeof(one));
-    inFlight.fetch_sub(1);
+    giveSlot(client);
 }
 
 }  // namespace tplab

@@ -1,7 +1,9 @@
 // Resolving the name in a SOCKS5 or CONNECT request without blocking the event loop: each
 // lookup runs getaddrinfo() on a short-lived thread of its own (at most kMaxInFlight at once in
-// the process) and signals an eventfd that the session watches. The session may be gone by
-// then: the lookup is shared, so the thread never writes to freed memory.
+// the process, kMaxInFlightPerClient for one client address, so that a client asking for names
+// that never resolve cannot take every slot) and signals an eventfd that the session watches.
+// The session may be gone by then (its deadline ran out): the lookup is shared, so the thread
+// never writes to freed memory, and it holds its slot until getaddrinfo() returns.
 #pragma once
 
 #include <atomic>
@@ -18,11 +20,12 @@ namespace tplab {
 class NameLookup {
   public:
     static constexpr int kMaxInFlight = 64;
+    static constexpr int kMaxInFlightPerClient = kMaxInFlight / 8;
 
-    // Starts the lookup; nullptr (with `why`) when too many are in flight or no thread or
-    // eventfd could be had.
+    // Starts the lookup for `client`; nullptr (with `why`) when too many are in flight (for
+    // the process or for that client address) or no thread or eventfd could be had.
     static std::shared_ptr<NameLookup> start(const std::string& host, std::uint16_t port,
-                                             std::string& why);
+                                             const Endpoint& client, std::string& why);
 
     // Becomes readable once the answer is in.
     [[nodiscard]] int eventFd() const noexcept { return done_.get(); }
@@ -36,7 +39,7 @@ class NameLookup {
     explicit NameLookup(Fd done) : done_(std::move(done)) {}
 
   private:
-    void run(const std::string& host, std::uint16_t port);
+    void run(const std::string& host, std::uint16_t port, const Endpoint& client);
 
     Fd done_;
     std::atomic<bool> finished_{false};

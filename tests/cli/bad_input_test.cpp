@@ -116,6 +116,10 @@ class Scratch {
         ::mkfifo((dir_ + "/fifo").c_str(), 0600);
         file("theirs", 0600);
         ::chown((dir_ + "/theirs").c_str(), 65534, 65534);
+        std::ofstream(dir_ + "/password-open") << "s3cret\n";
+        ::chmod((dir_ + "/password-open").c_str(), 0644);
+        std::ofstream(dir_ + "/password-big") << std::string((1 << 20) + 1, 'x');
+        ::chmod((dir_ + "/password-big").c_str(), 0600);
         ::mkdir((dir_ + "/open-dir").c_str(), 0777);
         ::chmod((dir_ + "/open-dir").c_str(), 0777);
         ::mkdir((dir_ + "/not-a-run").c_str(), 0700);
@@ -162,6 +166,14 @@ void PrintTo(const BadInput& bad, std::ostream* out) {
 std::vector<std::string> proxy(std::vector<std::string> extra) {
     std::vector<std::string> args = {"proxy", "--mode", "redirect", "--listen", "127.0.0.1:15990"};
     args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+}
+
+std::vector<std::string> socks(std::vector<std::string> passwordFile) {
+    std::vector<std::string> args = {
+        "proxy",           "--mode",       "socks5", "--listen",
+        "127.0.0.1:15990", "--socks-user", "alice",  "--socks-password-file"};
+    args.insert(args.end(), passwordFile.begin(), passwordFile.end());
     return args;
 }
 
@@ -314,6 +326,20 @@ const std::vector<BadInput>& catalogue() {
         {"ProxyEventsOfAnotherUser", proxy({"--events", "@D@/theirs"}), "belongs to uid", true},
         {"ProxyEventsInAnOpenDirectory", proxy({"--events", "@D@/open-dir/events"}), "sticky bit"},
         {"ProxyEventsUnwritable", proxy({"--events", "/proc/version"}), "/proc/version"},
+
+        // proxy: --socks-password-file, checked like --events before a byte is read
+        {"ProxyPasswordFileOpenToOthers", socks({"@D@/password-open"}), "mode 0644"},
+        {"ProxyPasswordFileSymlink", socks({"@D@/symlink"}), "symbolic link"},
+        {"ProxyPasswordFileOfAnotherUser", socks({"@D@/theirs"}), "belongs to uid", true},
+        {"ProxyPasswordFileFifo", socks({"@D@/fifo"}), "FIFO"},
+        {"ProxyPasswordFileDevZero", socks({"/dev/zero"}), "character device"},
+        {"ProxyPasswordFileOverOneMebibyte", socks({"@D@/password-big"}), "more than 1048576"},
+        {"ProxyPasswordFileMissing", socks({"/nonexistent/pw"}), "/nonexistent/pw"},
+        {"ProxyMaxConnectionsPerClientZero", proxy({"--max-connections-per-client", "0"}),
+         "--max-connections-per-client"},
+        {"ProxyMaxConnectionsPerClientOverTotal",
+         proxy({"--max-connections", "64", "--max-connections-per-client", "65"}),
+         "exceeds --max-connections"},
 
         // proxy: numbers
         {"ProxyMarkText", proxy({"--mark", "lots"}), "--mark"},

@@ -2,6 +2,7 @@
 // real namespaces with real clients: curl --socks5, --socks5-hostname, --proxytunnel, a
 // byte-level SOCKS5 probe for the reply codes, and microsocks as the next proxy.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -31,6 +32,7 @@ std::string firstLine(const std::string& text) {
 std::string writePasswordFile(const std::string& dir, const std::string& password) {
     std::string path = dir + "/password";
     std::ofstream(path) << password << "\n";
+    ::chmod(path.c_str(), 0600);  // a password file open to others is refused
     return path;
 }
 
@@ -318,7 +320,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --socks-user alice", "go together"},
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --socks-user alice --socks-password-file "
                "/nonexistent/pw",
-               "cannot be read"},
+               "No such file"},
         BadCli{"--mode redirect --listen 127.0.0.1:1 --socks-user a --socks-password-file /x",
                "not redirect"},
         BadCli{"--mode socks5 --listen 127.0.0.1:1 --udp", "TCP only"},

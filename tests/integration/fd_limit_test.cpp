@@ -40,7 +40,10 @@ struct FdLimitTest : ::testing::Test {
 };
 
 TEST_F(FdLimitTest, UnderAHardLimitOf1024TheDefaultIsLoweredWithAWarningAndNoFlowIsReset) {
-    GatewayLab lab("tproxy", Family::Ipv4, false, {{"prlimit", "--nofile=1024:1024", "--"}, {}});
+    // One client makes every flow: lift the per-client limit (1/8 of the total by default).
+    GatewayLab lab(
+        "tproxy", Family::Ipv4, false,
+        {{"prlimit", "--nofile=1024:1024", "--"}, {"--max-connections-per-client", "1048576"}});
     startEchoServer(lab);
     auto summary = runFlows(lab, 1500, /*hold=*/false);
     EXPECT_EQ(summary.value("ok", 0), 1500) << summary.dump() << "\n" << lab.proxyLog();
@@ -51,7 +54,8 @@ TEST_F(FdLimitTest, UnderAHardLimitOf1024TheDefaultIsLoweredWithAWarningAndNoFlo
 
 TEST_F(FdLimitTest, WithAHardLimitThatFits1500ConcurrentFlowsAreAllHeldAtOnce) {
     GatewayLab lab("tproxy", Family::Ipv4, false,
-                   {{"prlimit", "--nofile=1024:8192", "--"}, {"--max-connections", "2000"}});
+                   {{"prlimit", "--nofile=1024:8192", "--"},
+                    {"--max-connections", "2000", "--max-connections-per-client", "2000"}});
     startEchoServer(lab);
     auto summary = runFlows(lab, 1500, /*hold=*/true);
     EXPECT_EQ(summary.value("ok", 0), 1500) << summary.dump() << "\n" << lab.proxyLog();

@@ -31,10 +31,12 @@ parser.add_argument("--password", default="")
 parser.add_argument("--command", type=int, default=1)
 parser.add_argument("--raw", default="")
 parser.add_argument("--timeout", type=float, default=10)
+parser.add_argument("--source", default="", help="connect from this address")
 args = parser.parse_args()
 
 try:
-    with socket.create_connection((args.proxy_host, args.proxy_port), timeout=args.timeout) as c:
+    with socket.create_connection((args.proxy_host, args.proxy_port), timeout=args.timeout,
+                                  source_address=(args.source, 0) if args.source else None) as c:
         if args.raw:
             c.sendall(bytes.fromhex(args.raw))
             data = c.recv(64)

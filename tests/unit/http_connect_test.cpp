@@ -77,6 +77,28 @@ TEST(HttpConnect, BasicProxyAuthenticationIsRequiredAndChecked) {
     EXPECT_NE(wrong.failure.find("'alice'"), std::string::npos) << wrong.failure;
 }
 
+TEST(HttpConnect, BasicCredentialsMustBeExactlyOneCanonicalToken) {
+    HttpConnectHandshake server(Socks5Credentials{"alice", "s3cret"});
+    std::string line = "CONNECT 198.51.100.2:80 HTTP/1.1\r\nProxy-Authorization: ";
+    auto good = server.onClientBytes(line + "Basic YWxpY2U6czNjcmV0\r\n\r\n");
+    EXPECT_EQ(good.status, Status::Done);
+    EXPECT_EQ(good.auth, HandshakeStep::Auth::Accepted);
+    for (const char* header : {"Basic YWxpY2U6czNjcmV0 garbage", "Basic YWxpY2U6czNjcmV0=",
+                               "Basic YWxpY2U6czNjcmV0=garbage", "Basic  YWxpY2U6czNjcmV0",
+                               "Basic YWxpY2U6czNjcmV0,x", "Basic YWxpY2U"}) {
+        auto step = server.onClientBytes(line + header + "\r\n\r\n");
+        EXPECT_EQ(step.status, Status::Fail) << header;
+        EXPECT_EQ(step.reply.substr(0, 12), "HTTP/1.1 400") << header;
+        EXPECT_EQ(step.auth, HandshakeStep::Auth::Refused) << header;
+    }
+    auto wrong = server.onClientBytes(line + "Basic YWxpY2U6d3Jvbmc=\r\n\r\n");
+    EXPECT_EQ(wrong.reply.substr(0, 12), "HTTP/1.1 407");
+    EXPECT_EQ(wrong.auth, HandshakeStep::Auth::Refused);
+    auto locked = server.refuseAuthentication(good, "locked out");
+    EXPECT_EQ(locked.status, Status::Fail);
+    EXPECT_EQ(locked.reply, wrong.reply) << "a locked-out client is told nothing new";
+}
+
 TEST(HttpConnect, RepliesNameTheOutcome) {
     HttpConnectHandshake server(std::nullopt);
     EXPECT_EQ(server.connectReply(ConnectOutcome::Succeeded, Endpoint()).substr(0, 12),
@@ -87,6 +109,10 @@ TEST(HttpConnect, RepliesNameTheOutcome) {
               "HTTP/1.1 504");
     EXPECT_EQ(decodeBase64("YWxpY2U6czNjcmV0"), "alice:s3cret");
     EXPECT_FALSE(decodeBase64("YWx*"));
+    EXPECT_FALSE(decodeBase64("YWxpY2U"));   // not a whole group
+    EXPECT_FALSE(decodeBase64("YR=="));      // pad bits set: "YQ==" is the spelling of "a"
+    EXPECT_FALSE(decodeBase64("YQ==YQ=="));  // padding in the middle
+    EXPECT_EQ(decodeBase64("YQ=="), "a");
 }
 
 }  // namespace
