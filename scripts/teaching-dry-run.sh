@@ -23,8 +23,8 @@
 #   tplab must be on PATH; if it is not, or TPLAB=/path/to/tplab is set, that binary (default:
 #   the repository's build/cli/tplab) is put first on PATH as `tplab` (labs then run from the
 #   repository's labs/).
-# Takes about 2 minutes (98 s measured, 2 cores, load average 6). Exit 0 every block fits, 1 a
-# block does not or a command failed, 2 bad input, 4 skipped (not root, no tplab).
+# Takes about 2 minutes (77 s measured on 2 quiet cores, 98 s at load average 6). Exit 0 every
+# block fits, 1 a block does not or a command failed, 2 bad input, 4 skipped (no root, no tplab).
 # ctest: teaching_run_sheet_blocks_fit_their_time (label teaching, not run by scripts/test.sh).
 set -uo pipefail
 
