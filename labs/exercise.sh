@@ -18,6 +18,7 @@
 #        sudo labs/exercise.sh N --hint           a hint: the first, then the second, the third
 #        sudo labs/exercise.sh N --check          grade your fix on real traffic
 #        sudo labs/exercise.sh N --clean          remove exercise N (namespaces, processes, files)
+#   Installed, the same with sudo tplab lab exercise ... (and then it prints its commands so).
 #   --student NAME (before or after N; NAME: 1-8 of a-z 0-9) gives each student of a shared
 #   machine their own exercise: namespaces tplex-NAME-client, -gw, -server, files, hints. Give
 #   it to every command: sudo labs/exercise.sh 2 --student ana, ... 2 --check --student ana.
