@@ -106,6 +106,10 @@ int runLab(const LabCommandOptions& cli, const std::vector<std::string>& argumen
     if (setenv("TPLAB", self.c_str(), 0) != 0) {
         throw std::system_error(errno, std::generic_category(), "setenv(TPLAB)");
     }
+    // How the user ran the lab, for the lab to print in its own hints (labs/exercise.sh).
+    if (setenv("TPLAB_LAB_COMMAND", ("tplab lab " + name).c_str(), 1) != 0) {
+        throw std::system_error(errno, std::generic_category(), "setenv(TPLAB_LAB_COMMAND)");
+    }
     std::fflush(stdout);
     execv(script.c_str(), argv.data());
     throw std::system_error(errno, std::generic_category(), "execv(" + script + ")");

@@ -18,6 +18,7 @@
 #        sudo labs/exercise.sh N --hint           a hint: the first, then the second, the third
 #        sudo labs/exercise.sh N --check          grade your fix on real traffic
 #        sudo labs/exercise.sh N --clean          remove exercise N (namespaces, processes, files)
+#   Installed, the same with sudo tplab lab exercise ... (and then it prints its commands so).
 #   --student NAME (before or after N; NAME: 1-8 of a-z 0-9) gives each student of a shared
 #   machine their own exercise: namespaces tplex-NAME-client, -gw, -server, files, hints. Give
 #   it to every command: sudo labs/exercise.sh 2 --student ana, ... 2 --check --student ana.
@@ -34,8 +35,13 @@
 
 set -euo pipefail
 
+# How the user ran this script, for the commands it prints: "tplab lab exercise" when run as
+# `tplab lab exercise ...` (cli/cmd_lab.cpp sets TPLAB_LAB_COMMAND), else the script's own path.
+ex_self="$0"
+[[ "${TPLAB_LAB_COMMAND:-}" == "tplab lab exercise" ]] && ex_self="tplab lab exercise"
+
 ex_usage_error() {
-    printf 'ERROR: %s (see %s --help)\n' "$1" "$0" >&2
+    printf 'ERROR: %s (see %s --help)\n' "$1" "$ex_self" >&2
     exit 2
 }
 
@@ -111,7 +117,7 @@ ex_numbers() {
 # ex_load N: source exercise N's definition (ex_title, ex_mode, ex_symptom, ex_setup, ex_check).
 ex_load() {
     local file
-    file=$(ex_file "$1") || ex_usage_error "no exercise $1: $0 --list shows them"
+    file=$(ex_file "$1") || ex_usage_error "no exercise $1: $ex_self --list shows them"
     # shellcheck source=/dev/null
     source "$file"
     ex_name=${file##*/}
@@ -213,7 +219,7 @@ ex_setup_run() {
     printf '%s\n' "$n" >"$ex_private_dir/exercise"
     # Set up: from here on the namespaces and their processes must outlive this script.
     lab_pids=() lab_ns_list=() lab_deferred=() lab_applied_rules=()
-    me="sudo $0 $n$(ex_student_hint)"
+    me="sudo $ex_self $n$(ex_student_hint)"
     cat <<EOF
 
 Symptom:
@@ -233,9 +239,9 @@ ex_require_current() {
     local n=$1 action=$2 current
     current=$(ex_current)
     if [[ -z "$current" ]]; then
-        ex_usage_error "no exercise is set up with prefix $LAB_PREFIX: run $0 $n$(ex_student_hint) first"
+        ex_usage_error "no exercise is set up with prefix $LAB_PREFIX: run $ex_self $n$(ex_student_hint) first"
     elif [[ "$current" != "$n" ]]; then
-        ex_usage_error "exercise $current is set up with prefix $LAB_PREFIX, not $n: $0 $current$(ex_student_hint) $action (another student's? give --student NAME)"
+        ex_usage_error "exercise $current is set up with prefix $LAB_PREFIX, not $n: $ex_self $current$(ex_student_hint) $action (another student's? give --student NAME)"
     fi
 }
 
@@ -245,7 +251,7 @@ ex_check_run() {
     use_tplab >/dev/null
     lab_lock
     ex_require_current "$n" --check
-    lab_ns_exists "$ns_gw" || ex_usage_error "exercise $n's namespace $ns_gw is gone: run $0 $n again"
+    lab_ns_exists "$ns_gw" || ex_usage_error "exercise $n's namespace $ns_gw is gone: run $ex_self $n again"
     cd "$ex_state_dir"
     use_family ipv4
     log "checking exercise $n: $ex_title"
@@ -257,7 +263,7 @@ ex_check_run() {
     fi
     printf '\n%d passed, %d failed\n' "$lab_pass_count" "$lab_fail_count"
     if ((lab_fail_count > 0)); then
-        log "exercise $n: not solved yet (stuck? sudo $0 $n$(ex_student_hint) --hint)"
+        log "exercise $n: not solved yet (stuck? sudo $ex_self $n$(ex_student_hint) --hint)"
         exit 1
     fi
     log "exercise $n: solved"
@@ -303,7 +309,7 @@ ex_clean_run() {
     lab_lock
     current=$(ex_current)
     if [[ -n "$current" && "$current" != "$n" ]]; then
-        ex_usage_error "exercise $current is set up, not $n: $0 $current$(ex_student_hint) --clean removes it"
+        ex_usage_error "exercise $current is set up, not $n: $ex_self $current$(ex_student_hint) --clean removes it"
     fi
     ex_guard_owner
     if [[ -z "$current" ]] && ! lab_ns_exists "$ns_gw"; then
@@ -339,7 +345,7 @@ main() {
         esac
         shift
     done
-    [[ -n "$n" ]] || ex_usage_error "which exercise? give its number ($0 --list)"
+    [[ -n "$n" ]] || ex_usage_error "which exercise? give its number ($ex_self --list)"
     ex_load "$n"
     case "$action" in
     setup) ex_setup_run "$n" ;;

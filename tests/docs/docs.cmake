@@ -17,3 +17,22 @@ add_test(NAME docs_teaching_tplab_commands_work_as_printed
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/check_tplab_commands.sh ${PROJECT_SOURCE_DIR}
                  $<TARGET_FILE:tplab> $<TARGET_FILE:tplab_parse_only>)
 set_tests_properties(docs_teaching_tplab_commands_work_as_printed PROPERTIES LABELS labs TIMEOUT 60)
+
+# teaching: the run sheet's blocks, timed by running their lab commands as printed
+# (scripts/teaching-dry-run.sh): a block whose commands take more than half of its planned time
+# fails. Minutes of the whole machine: not in unit or labs (CI), not in scripts/test.sh (-LE).
+add_test(NAME teaching_run_sheet_blocks_fit_their_time
+         COMMAND ${PROJECT_SOURCE_DIR}/scripts/teaching-dry-run.sh)
+set_tests_properties(teaching_run_sheet_blocks_fit_their_time PROPERTIES
+    LABELS teaching
+    ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tpldryct"
+    SKIP_RETURN_CODE 4
+    RUN_SERIAL TRUE
+    TIMEOUT 900)
+
+# unit: the dry run itself, on run sheets of one block that lists the exercises (no namespace):
+# an over-full block fails, one with time to spare passes, bad input exits 2.
+add_test(NAME teaching_dry_run_fails_an_overfull_block
+         COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/docs/teaching_dry_run_selftest.sh ${PROJECT_SOURCE_DIR})
+set_tests_properties(teaching_dry_run_fails_an_overfull_block PROPERTIES
+    LABELS unit ENVIRONMENT "TPLAB=$<TARGET_FILE:tplab>;LAB_PREFIX=tpldryst" SKIP_RETURN_CODE 4 TIMEOUT 60)

@@ -56,7 +56,12 @@ add_test(NAME exercise_cli_lists_every_exercise
          COMMAND sh -c "\"$1\" --list | wc -l | grep -qx 8" exercise_cli ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
 add_test(NAME exercise_cli_refuses_bad_input
          COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/labs/exercise_bad_input.sh ${PROJECT_SOURCE_DIR}/labs/exercise.sh)
-set_tests_properties(exercise_cli_lists_every_exercise exercise_cli_refuses_bad_input PROPERTIES
+# Run as `tplab lab exercise`, it names itself that way in what it prints (TPLAB_LAB_COMMAND).
+add_test(NAME exercise_cli_names_itself_as_the_user_typed_it
+         COMMAND sh -c "\"$1\" lab exercise 2>&1 | grep -qF '(see tplab lab exercise --help)'"
+                 exercise_cli $<TARGET_FILE:tplab>)
+set_tests_properties(exercise_cli_lists_every_exercise exercise_cli_refuses_bad_input
+    exercise_cli_names_itself_as_the_user_typed_it PROPERTIES
     LABELS unit ENVIRONMENT "LAB_PREFIX=tplexcli" TIMEOUT 30)
 
 # labs: the original text's recipe, verbatim, failing, then guarded (labs/original-recipe.sh),
