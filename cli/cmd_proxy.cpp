@@ -465,7 +465,9 @@ Command setupProxyCommand(CLI::App& parent) {
     app->add_option("--events", cli->events,
                     "Write JSON Lines events (accepted, connected, closed, stats) to FILE, "
                     "or - for stdout. A new FILE is created 0600; a symlink, a non-regular "
-                    "file, or a file someone else could write is refused (docs/events.md)")
+                    "file, or a file someone else could write is refused. Bytes a client "
+                    "sent that are not UTF-8 are escaped (\\xHH), the field named in "
+                    "\"escaped\" (docs/events.md)")
         ->type_name("FILE|-")
         ->check(nonEmpty());
     auto* mark = app->add_option("--mark", cli->mark,

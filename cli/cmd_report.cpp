@@ -77,7 +77,11 @@ int runReport(const ReportCommandOptions& cli) {
         writeFile(htmlOut, cli.htmlPath, renderHtmlReport(report));
     }
     if (!cli.jsonPath.empty()) {
-        writeFile(jsonOut, cli.jsonPath, report.dump(2) + "\n");
+        // Client-written strings are escaped where they are decoded; `replace` keeps a byte missed
+        // there from ever failing the whole report.
+        writeFile(
+            jsonOut, cli.jsonPath,
+            report.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
     }
     return 0;
 }

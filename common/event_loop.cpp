@@ -136,7 +136,12 @@ void EventLoop::run() {
         }
         now_ = Clock::now();
         for (int i = 0; i < count; ++i) {
-            static_cast<EventHandler*>(events[i].data.ptr)->onEvents(events[i].events);
+            auto* handler = static_cast<EventHandler*>(events[i].data.ptr);
+            try {
+                handler->onEvents(events[i].events);
+            } catch (const std::exception& error) {
+                handler->onFailure(error);  // the owner closes itself, or rethrows
+            }
         }
         runAgainQueue();
         runDeferred();

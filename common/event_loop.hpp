@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -26,6 +27,13 @@ class EventHandler {
   public:
     virtual ~EventHandler() = default;
     virtual void onEvents(std::uint32_t events) = 0;
+    // onEvents threw `error`; called inside the loop's catch block. A connection's handler
+    // closes that connection (with a `closed` event); the default rethrows, which stops the
+    // loop, and with it the worker and the process.
+    virtual void onFailure(const std::exception& error) {
+        (void)error;
+        throw;
+    }
 };
 
 // Something that stopped early to let others run and wants to continue in the next round.

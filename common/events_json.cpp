@@ -11,8 +11,60 @@
 #include "log.hpp"
 #include "private_file.hpp"
 #include "result.hpp"
+#include "text_escape.hpp"
 
 namespace tplab {
+namespace {
+
+// Replaces each string that is not valid UTF-8 (bytes a client sent: a SOCKS5 name, a user
+// name, an HTTP request line in a `detail`) by its escapeInvalidUtf8 form, and names it in
+// `escaped` ("detail", "udp.dropped" for a nested one). JSON text must be UTF-8: without this,
+// dump() throws on the first stray byte.
+bool escapeString(Json& value) {
+    auto& text = value.get_ref<std::string&>();
+    if (isValidUtf8(text)) {
+        return false;
+    }
+    text = escapeInvalidUtf8(text);
+    return true;
+}
+
+void escapeStrings(Json& value, const std::string& path, Json& escaped) {
+    auto name = [&](const std::string& child) { return path.empty() ? child : path + "." + child; };
+    if (value.is_object()) {
+        for (auto& [key, member] : value.items()) {
+            if (member.is_string() ? escapeString(member) : false) {
+                escaped.push_back(name(key));
+            } else if (member.is_structured()) {
+                escapeStrings(member, name(key), escaped);
+            }
+        }
+    } else if (value.is_array()) {
+        for (std::size_t i = 0; i < value.size(); ++i) {
+            std::string index = path + "[" + std::to_string(i) + "]";
+            if (value[i].is_string() ? escapeString(value[i]) : false) {
+                escaped.push_back(index);
+            } else if (value[i].is_structured()) {
+                escapeStrings(value[i], index, escaped);
+            }
+        }
+    }
+}
+
+}  // namespace
+
+std::string eventLine(Json event, std::string_view time) {
+    Json escaped = Json::array();
+    escapeStrings(event, "", escaped);
+    if (!escaped.empty()) {
+        event["escaped"] = std::move(escaped);
+    }
+    if (!time.empty()) {
+        event["time"] = time;
+    }
+    // Keys are ours (ASCII); `replace` only guards against a bug here never becoming a throw.
+    return event.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+}
 
 Json listeningEvent(std::string_view mode, const Endpoint& listener) {
     return {{"event", "listening"}, {"mode", mode}, {"listener", listener.toString()}};
@@ -179,8 +231,7 @@ void EventSink::write(Json event) {
     if (isStats) {
         event["events_dropped"] = writer_->dropped();
     }
-    event["time"] = isoTimestampNow();
-    writer_->push(event.dump() + "\n", isStats);
+    writer_->push(eventLine(std::move(event), isoTimestampNow()), isStats);
 }
 
 }  // namespace tplab

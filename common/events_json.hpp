@@ -31,6 +31,11 @@ Json closedEvent(std::uint64_t id, CloseReason reason, std::uint64_t clientToUps
                  std::string_view protocol = "tcp");
 Json statsEvent(std::string_view trigger, const ProxyStats& stats);
 
+// One event as its JSON line (with "\n"), always valid UTF-8: a string that is not (bytes a
+// client sent) is written escaped (escapeInvalidUtf8) and its field named in "escaped". A
+// non-empty `time` is added last.
+std::string eventLine(Json event, std::string_view time = {});
+
 // UTC wall-clock time with milliseconds: "2026-11-25T04:05:40.123Z".
 std::string isoTimestampNow();
 

@@ -139,6 +139,15 @@ std::optional<ProxyRequest> parseAuthority(std::string_view authority) {
 
 HandshakeStep HttpConnectHandshake::onClientBytes(std::string_view bytes) {
     std::size_t end = bytes.find("\r\n\r\n");
+    // Lines end in CRLF (RFC 9112, section 2.2). After a line that ends in a bare LF the
+    // CRLF CRLF never comes: answer 400 now rather than wait for the connect timeout.
+    std::string_view lines = end == std::string_view::npos ? bytes : bytes.substr(0, end + 2);
+    for (std::size_t lf = lines.find('\n'); lf != std::string_view::npos;
+         lf = lines.find('\n', lf + 1)) {
+        if (lf == 0 || lines[lf - 1] != '\r') {
+            return fail("a line ends in LF without CR", "400 Bad Request");
+        }
+    }
     if (end == std::string_view::npos) {
         if (bytes.size() >= maxMessage()) {
             return fail("no end of headers within " + std::to_string(maxMessage()) + " bytes",

@@ -1,9 +1,12 @@
-// stderr logging: one line per message, prefixed with the program and the level.
+// stderr logging: one line per message, prefixed with the program and the level, with control
+// characters and bytes that are not UTF-8 escaped (\n, \x1b, \xff).
 #include "log.hpp"
 
 #include <cstdio>
 #include <sstream>
 #include <string>
+
+#include "text_escape.hpp"
 
 namespace tplab::log {
 namespace {
@@ -47,7 +50,9 @@ void write(Level level, std::string_view message) {
     std::string line = "tplab: ";
     line += name(level);
     line += ": ";
-    line += message;
+    // A message may carry what a client sent (a SOCKS5 name, a user name, an HTTP authority):
+    // a newline in it would forge a log line of its own, an ESC would drive the terminal.
+    line += escapeForDisplay(message);
     line += '\n';
     std::fwrite(line.data(), 1, line.size(), stderr);
 }

@@ -10,6 +10,7 @@ enum class Level { Error = 0, Warn = 1, Info = 2, Debug = 3 };
 
 void setLevel(Level level) noexcept;
 [[nodiscard]] bool enabled(Level level) noexcept;
+// One line on stderr; control characters and invalid UTF-8 in `message` are escaped.
 void write(Level level, std::string_view message);
 
 // "10", "0.25": seconds as a person writes them.

@@ -13,6 +13,17 @@
 namespace tplab {
 namespace {
 
+// A step of one connection's life outside its own fd handlers (accept, the sweep, a retry): an
+// exception closes that connection, never the worker (the handlers do the same: onFailure).
+template <typename Step>
+void guarded(Session& session, Step&& step) {
+    try {
+        step();
+    } catch (const std::exception& error) {
+        session.fail(error);
+    }
+}
+
 constexpr int kAcceptBatch = 64;
 constexpr auto kAcceptRetryAfterResourceError = std::chrono::milliseconds(100);
 
@@ -180,7 +191,7 @@ void ProxyServer::startSession(Accepted accepted, const Endpoint& listener) {
     sessions_.pushBack(*session);
     ++sessionCount_;
     stats_.active = sessionCount_;
-    session->start(std::move(accepted.fd));
+    guarded(*session, [&] { session->start(std::move(accepted.fd)); });
 }
 
 void ProxyServer::pauseAccepting() {
@@ -218,7 +229,8 @@ void ProxyServer::retrySessionsAwaitingFd() {
     for (Session* session = connecting_.front(); session != nullptr;) {
         Session* next = connecting_.next(*session);
         if (session->awaitingFd()) {
-            session->retryUpstream();  // may back off again, which re-arms the timer
+            // may back off again, which re-arms the timer
+            guarded(*session, [&] { session->retryUpstream(); });
         }
         session = next;
     }
@@ -264,7 +276,7 @@ void ProxyServer::sweep() {
         if (now - oldest->connectStarted() < options_.session.connectTimeout) {
             break;
         }
-        oldest->connectTimedOut();
+        guarded(*oldest, [&] { oldest->connectTimedOut(); });
     }
     if (sessionCount_ == 0) {  // nothing in flight: give the pools' memory and fds back
         resources_.chunks.trim();

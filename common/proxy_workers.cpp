@@ -1,6 +1,8 @@
 // Starting, stopping and counting the workers.
 #include "proxy_workers.hpp"
 
+#include <stdexcept>
+
 #include "log.hpp"
 
 namespace tplab {
@@ -51,23 +53,42 @@ void ProxyWorkers::start() {
 
 void ProxyWorkers::run() {
     running_ = workers_.size();
-    for (auto& worker : workers_) {
-        worker->thread = std::thread([this, w = worker.get()] {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        workers_[i]->thread = std::thread([this, i, w = workers_[i].get()] {
+            std::string death;
             try {
                 w->loop.run();
             } catch (const std::exception& e) {
-                log::error(std::string("worker stopped: ") + e.what());
+                death = e.what();
+            } catch (...) {
+                death = "an exception that is not a std::exception";
             }
-            mainLoop_.post([this] {
-                if (--running_ == 0) {
-                    mainLoop_.stop();
-                }
-            });
+            mainLoop_.post([this, i, death = std::move(death)] { workerStopped(i, death); });
         });
     }
     mainLoop_.run();
     for (auto& worker : workers_) {
         worker->thread.join();
+    }
+    if (!failure_.empty()) {
+        throw std::runtime_error(failure_);
+    }
+}
+
+// On the main thread. A worker's loop ends normally once drained; any other end is a death,
+// and the proxy stops with it rather than leave that worker's listener open with nobody to
+// accept on it (the kernel would keep handing it connections that hang).
+void ProxyWorkers::workerStopped(std::size_t index, const std::string& death) {
+    if (!death.empty() && failure_.empty()) {
+        failure_ = "worker " + std::to_string(index + 1) + " of " +
+                   std::to_string(workers_.size()) + " stopped: " + death +
+                   "; the proxy stops with it";
+        for (auto& worker : workers_) {
+            worker->loop.post([loop = &worker->loop] { loop->stop(); });
+        }
+    }
+    if (--running_ == 0) {
+        mainLoop_.stop();
     }
 }
 

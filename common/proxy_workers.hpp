@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -27,7 +28,9 @@ class ProxyWorkers {
     // Opens every worker's listeners, in the calling thread; throws std::system_error.
     void start();
     // Starts the worker threads and runs the main loop (signals) until every worker has
-    // stopped. `onSignal` gets SIGINT, SIGTERM and SIGUSR1 on the main thread.
+    // stopped. `onSignal` gets SIGINT, SIGTERM and SIGUSR1 on the main thread. A worker that
+    // dies (an exception out of its loop) stops every other one, and run() then throws
+    // std::runtime_error naming it: its SO_REUSEPORT listener must not stay open unserved.
     void run();
 
     // Thread-safe: asks every worker to drain (a second call resets what is left).
@@ -37,8 +40,12 @@ class ProxyWorkers {
     void writeStats(std::string_view trigger);
     [[nodiscard]] std::vector<Endpoint> listeningAddresses() const;
     [[nodiscard]] EventLoop& mainLoop() { return mainLoop_; }
+    // Worker `index`'s loop: for tests, which post work (a failure) to it.
+    [[nodiscard]] EventLoop& workerLoop(std::size_t index) { return workers_.at(index)->loop; }
 
   private:
+    void workerStopped(std::size_t index, const std::string& death);
+
     struct Worker {
         EventLoop loop;
         std::unique_ptr<ProxyServer> server;
@@ -50,6 +57,7 @@ class ProxyWorkers {
     EventLoop mainLoop_;
     std::vector<std::unique_ptr<Worker>> workers_;
     std::size_t running_ = 0;
+    std::string failure_;  // the first worker's death, main thread only
 };
 
 }  // namespace tplab

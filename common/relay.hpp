@@ -29,6 +29,12 @@ class RelayObserver {
     // Both directions are done, or one side reset (the other side was reset too). The sockets
     // are closed by now.
     virtual void onRelayDone(RelayEnd end, int error) = 0;
+    // A relay handler threw `error` (called inside the loop's catch block): the owner closes
+    // the connection. The default rethrows.
+    virtual void onRelayFailure(const std::exception& error) {
+        (void)error;
+        throw;
+    }
 };
 
 class Relay final : private Resumable {
@@ -81,6 +87,9 @@ class Relay final : private Resumable {
         bool writeShut = false;
         bool isClient = false;
         void onEvents(std::uint32_t events) override { relay->onSideEvents(*this, events); }
+        void onFailure(const std::exception& error) override {
+            relay->observer_.onRelayFailure(error);
+        }
     };
     struct Direction {
         Direction(Side& source, Side& sink) : from(source), to(sink) {}

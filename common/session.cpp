@@ -65,6 +65,7 @@ struct Session::Negotiation {
         Session* session = nullptr;
         void (Session::*method)(std::uint32_t) = nullptr;
         void onEvents(std::uint32_t events) override { (session->*method)(events); }
+        void onFailure(const std::exception& error) override { session->fail(error); }
     };
 
     explicit Negotiation(Session& owner) : loop(owner.host_.loop()) {
@@ -353,13 +354,13 @@ void Session::connectFailed(int error) {
            outcomeOf(error));
 }
 
-void Session::clientHandshakeEvents(std::uint32_t /*events*/) {
+void Session::clientHandshakeEvents(std::uint32_t events) {
     if (!finished_ && negotiation_ && negotiation_->clientFd && !negotiation_->awaitingReply) {
-        readClientHandshake();
+        readClientHandshake(events);
     }
 }
 
-void Session::readClientHandshake() {
+void Session::readClientHandshake(std::uint32_t events) {
     Negotiation& n = *negotiation_;
     const int fd = n.clientFd.get();
     char buffer[8192 + 1];
@@ -390,6 +391,15 @@ void Session::readClientHandshake() {
                 if (size > limit) {  // a parser fails before its limit; a guard all the same
                     refuse(CloseReason::HandshakeFailed,
                            "handshake message longer than " + std::to_string(limit) + " bytes");
+                } else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+                    // The client shut down or reset: the rest never comes. MSG_PEEK still
+                    // returns the bytes queued before a RST, and EPOLLET no new edge, so waiting
+                    // would hold the slot until the connect timeout.
+                    int error = sys::pendingError(fd);
+                    refuse(error != 0 ? CloseReason::ClientReset : CloseReason::HandshakeFailed,
+                           "client " + (error != 0 ? errnoText(error) : std::string("closed")) +
+                               " after " + std::to_string(size) +
+                               " byte(s) of an incomplete handshake message");
                 }
                 return;  // the rest comes with the next edge
             case HandshakeStep::Status::Reply:
@@ -664,6 +674,14 @@ void Session::abort(CloseReason reason) {
     negotiation_.reset();
     relay_.abort();
     finish(reason, "");
+}
+
+void Session::fail(const std::exception& error) {
+    if (finished_) {  // the throw came after the `closed` event: nothing is left to close
+        log::warn("connection " + std::to_string(id_) + ", after its end: " + error.what());
+        return;
+    }
+    refuse(CloseReason::ProxyError, std::string("exception: ") + error.what());
 }
 
 // The client gets a RST: what it would have seen had there been nothing to connect to. An

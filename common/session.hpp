@@ -52,6 +52,9 @@ class Session final : private RelayObserver {
     void connectTimedOut();
     // The process had no fd for the upstream socket; the server retries once it may have one.
     void retryUpstream();
+    // Something on this connection's path threw: ends this connection (both sides reset, a
+    // `closed` event with reason proxy_error and the exception's text), not the worker.
+    void fail(const std::exception& error);
 
     [[nodiscard]] std::uint64_t id() const noexcept { return id_; }
     [[nodiscard]] const Endpoint& client() const noexcept { return client_; }
@@ -69,13 +72,14 @@ class Session final : private RelayObserver {
 
     void onUpstreamConnect(int error) override;
     void onRelayDone(RelayEnd end, int error) override;
+    void onRelayFailure(const std::exception& error) override { fail(error); }
     void connectUpstream();
     void openUpstream();
     void connectFailed(int error);
     void admitDestination();
     [[nodiscard]] const Endpoint& connectTarget() const noexcept;
     void clientHandshakeEvents(std::uint32_t events);
-    void readClientHandshake();
+    void readClientHandshake(std::uint32_t events);
     bool throttleAuthentication(HandshakeStep& step);
     void failHandshake(const HandshakeStep& step);
     void lookupEvents(std::uint32_t events);

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "text_escape.hpp"
+
 namespace tplab {
 
 using Json = nlohmann::ordered_json;
@@ -21,7 +23,10 @@ constexpr const char* kNone = "<span class=\"none\">—</span>";
 // ---------------------------------------------------------------------------------------------
 // Small helpers: escaping, tolerant field access, number formatting.
 
-std::string escapeHtml(std::string_view text) {
+// Every string of the page passes here: a client's bytes (a SOCKS5 name, an HTTP request line)
+// come out as text, control characters and bytes that are not UTF-8 as \xHH.
+std::string escapeHtml(std::string_view raw) {
+    std::string text = escapeForDisplay(raw, /*multiLine=*/true);
     std::string out;
     out.reserve(text.size());
     for (char c : text) {

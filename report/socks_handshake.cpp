@@ -8,6 +8,7 @@
 
 #include "http_connect.hpp"
 #include "socks5_protocol.hpp"
+#include "text_escape.hpp"
 
 namespace tplab {
 namespace {
@@ -16,7 +17,7 @@ std::string describe(const ProxyRequest& request) {
     if (request.address) {
         return request.address->toString();
     }
-    return request.host + ":" + std::to_string(request.port);
+    return escapeForDisplay(request.host) + ":" + std::to_string(request.port);
 }
 
 // A server that accepts whatever user it is given: the report wants the request, not a verdict.
@@ -55,7 +56,7 @@ std::optional<std::string> describeSocks5(std::string_view bytes) {
             return std::nullopt;
         }
         return "SOCKS5 CONNECT " + describe(step.request) +
-               (user.empty() ? "" : " (user '" + user + "')");
+               (user.empty() ? "" : " (user '" + escapeForDisplay(user) + "')");
     }
 }
 
@@ -138,7 +139,7 @@ std::string socksAddressText(std::string_view bytes, std::size_t at) {
     std::string host;
     std::size_t port_at = 0;
     if (atyp == socks5::kAtypDomain) {
-        host = std::string(bytes.substr(at + 2, byteAt(bytes, at + 1)));
+        host = escapeForDisplay(bytes.substr(at + 2, byteAt(bytes, at + 1)));
         port_at = at + 2 + byteAt(bytes, at + 1);
     } else {
         bool v6 = atyp == socks5::kAtypIpv6;
@@ -198,7 +199,7 @@ ProxyExchange decodeSocks5(std::string_view client, std::string_view proxy) {
             return {};
         }
         std::size_t userLength = byteAt(client, 1);
-        user = std::string(client.substr(2, userLength));
+        user = escapeForDisplay(client.substr(2, userLength));
         if (!take(client, 3 + userLength + byteAt(client, 2 + userLength), true,
                   "username/password (RFC 1929, in clear): user '" + user + "'", messages)) {
             return {};
@@ -243,7 +244,7 @@ std::optional<std::string> firstLine(std::string_view bytes) {
     if (end == std::string_view::npos) {
         return std::nullopt;
     }
-    return std::string(bytes.substr(0, end));
+    return escapeForDisplay(bytes.substr(0, end));
 }
 
 ProxyExchange decodeHttpConnect(std::string_view client, std::string_view proxy,

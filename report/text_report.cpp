@@ -5,6 +5,8 @@
 #include <sstream>
 #include <vector>
 
+#include "text_escape.hpp"
+
 namespace tplab {
 namespace {
 
@@ -347,7 +349,9 @@ std::string renderTextReport(const Json& report) {
             }
         }
     }
-    return out.str();
+    // What clients wrote (names, request lines, via the capture or the events) is data: an ESC
+    // or a byte that is not UTF-8 reaches the reader's terminal as \x1b, \xff.
+    return escapeForDisplay(out.str(), /*multiLine=*/true);
 }
 
 }  // namespace tplab

@@ -34,7 +34,7 @@ build() {  # build DIR SANITIZERS TARGET...
 # both families, spoofing, UDP), the faults, the stalled events reader, and two
 # cases of the load test. The rest (rules, doctor, capture) mostly drive other programs; the
 # normal build runs them all.
-ASAN_INTEGRATION='^(ProxyModes|Faults|UdpThroughTproxy|UdpLockout|SpoofSource|EventsStall|FdLimitTest|ExplicitProxy|Socks5Only|SocksUpstream|SendProxy|AnyipOnly|SkLookupOnly|SkLookupWithPrefix)\.'
+ASAN_INTEGRATION='^(ProxyModes|Faults|UdpThroughTproxy|UdpLockout|SpoofSource|EventsStall|FdLimitTest|ExplicitProxy|Socks5Only|SocksUpstream|SendProxy|AnyipOnly|SkLookupOnly|SkLookupWithPrefix|ClientBytes|Socks5Bytes|HttpConnectBytes)\.'
 ASAN_INTEGRATION+='|^IntegrityUnderLoad\..*/(tproxy_ipv4_spoofed|redirect_ipv6)$'
 # Left out: the tests that run the proxy out of fds on purpose. The sanitizer runtime needs fds
 # of its own: UBSan's vptr check probes unseen memory through a pipe(), fails with EMFILE, and

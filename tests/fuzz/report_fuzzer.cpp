@@ -1,6 +1,6 @@
 // Fuzzes `tplab report`'s pcap input: the input is written as the pcap file of a two-point run
 // directory, read back by loadRunRecords (libpcap, then the packet decoder), analysed and
-// rendered as text and HTML, as `tplab report RUNDIR --html FILE` does.
+// rendered as text, HTML and JSON, as `tplab report RUNDIR --html FILE --json FILE` does.
 #include <unistd.h>
 
 #include <cstdint>
@@ -11,8 +11,10 @@
 #include <string>
 
 #include "flow_analysis.hpp"
+#include "fuzz_input.hpp"
 #include "html_report.hpp"
 #include "run_records.hpp"
+#include "text_escape.hpp"
 #include "text_report.hpp"
 
 namespace {
@@ -60,7 +62,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         return 0;
     }
     auto report = tplab::buildReport({records});
-    (void)tplab::renderTextReport(report);
-    (void)tplab::renderHtmlReport(report);
+    // tplab report --json: a client's bytes in the capture (a SOCKS5 name) must not make it fail.
+    (void)report.dump(2);
+    // Text and HTML: no ESC from a client reaches the reader's terminal or page.
+    for (const std::string& page :
+         {tplab::renderTextReport(report), tplab::renderHtmlReport(report)}) {
+        tplab::fuzz::fuzzCheck(tplab::isValidUtf8(page), "a report is valid UTF-8");
+        tplab::fuzz::fuzzCheck(page.find('\x1b') == std::string::npos, "a report has no ESC");
+    }
     return 0;
 }

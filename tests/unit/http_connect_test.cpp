@@ -54,6 +54,21 @@ TEST(HttpConnect, BadRequestsGetTheirStatus) {
     }
 }
 
+// Without CRLF CRLF the parser would wait for the connect timeout; a bare LF is answered now.
+TEST(HttpConnect, LinesEndingInLfOnlyAreAnswered400AtOnce) {
+    for (std::string request :
+         {"CONNECT 198.51.100.2:80 HTTP/1.1\n\n", "CONNECT 198.51.100.2:80 HTTP/1.1\n",
+          "CONNECT 198.51.100.2:80 HTTP/1.1\r\nHost: x\n\r\n", "\n"}) {
+        HttpConnectHandshake server(std::nullopt);
+        auto step = server.onClientBytes(request);
+        EXPECT_EQ(step.status, Status::Fail) << request;
+        EXPECT_EQ(step.reply.substr(0, 12), "HTTP/1.1 400") << request;
+    }
+    HttpConnectHandshake server(std::nullopt);
+    auto step = server.onClientBytes("CONNECT 198.51.100.2:80 HTTP/1.1\r\n\r\nearly\nbytes\n");
+    EXPECT_EQ(step.status, Status::Done) << "bytes after the head are the tunnel's, not ours";
+}
+
 TEST(HttpConnect, OversizedHeadIsAnsweredWith431) {
     HttpConnectHandshake server(std::nullopt);
     std::string head = "CONNECT 198.51.100.2:80 HTTP/1.1\r\nX: " + std::string(9000, 'a');

@@ -5,16 +5,19 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <fstream>
 #include <functional>
+#include <stdexcept>
 #include <thread>
 
 #include "listen_socket.hpp"
 #include "loopback.hpp"
+#include "proxy_workers.hpp"
 
 namespace tplab {
 namespace {
@@ -36,6 +39,9 @@ class FixedDestinationBackend : public Backend {
         return openListeningSocket(api_, address, options, false);
     }
     DestinationLookup recoverDestination(int, const Endpoint&, const Endpoint&) override {
+        if (throwOnLookup) {
+            throw std::runtime_error("injected failure");
+        }
         DestinationLookup lookup;
         lookup.method = "fixed";
         if (notRedirected) {
@@ -52,6 +58,7 @@ class FixedDestinationBackend : public Backend {
     std::optional<Endpoint> datagramDestination(const msghdr&) override { return std::nullopt; }
     Endpoint destination;
     bool notRedirected = false;
+    bool throwOnLookup = false;
 
   private:
     SocketApi& api_;
@@ -254,6 +261,82 @@ TEST_F(ProxyServerFixture, ConnectionToItsOwnListenerIsRefusedAndServingGoesOn) 
     auto closed = readEvents("closed");
     ASSERT_GE(closed.size(), 1u);
     EXPECT_EQ(closed[0]["reason"], "loop_refused");
+}
+
+// An exception on one connection's path (here the backend's lookup) closes that connection with
+// an event; the worker goes on serving.
+TEST_F(ProxyServerFixture, AnExceptionOnOneConnectionClosesItAndServingGoesOn) {
+    EchoServer echo;
+    backend.destination = echo.address();
+    backend.throwOnLookup = true;
+    start();
+    EXPECT_EQ(firstOutcomeOfAConnection(), ECONNRESET);
+    backend.throwOnLookup = false;
+    EXPECT_EQ(echoThroughProxy("still serving"), "still serving");
+    auto closed = readEvents("closed");
+    ASSERT_EQ(closed.size(), 2u);
+    EXPECT_EQ(closed[0]["reason"], "proxy_error");
+    EXPECT_EQ(closed[0]["detail"], "exception: injected failure");
+    EXPECT_EQ(closed[1]["reason"], "normal");
+}
+
+// A handler that throws: its owner decides (here: counts it); the default stops the loop.
+TEST(EventLoopFailures, AThrowingHandlerIsToldAndTheLoopGoesOnOrStopsByDefault) {
+    struct Throwing : EventHandler {
+        int fd = ::eventfd(1, EFD_NONBLOCK | EFD_CLOEXEC);
+        int failures = 0;
+        bool recover = true;
+        EventLoop* loop = nullptr;
+        ~Throwing() override { ::close(fd); }
+        void onEvents(std::uint32_t) override {
+            std::uint64_t count;
+            (void)::read(fd, &count, sizeof(count));
+            throw std::runtime_error("handler failed");
+        }
+        void onFailure(const std::exception& error) override {
+            if (!recover) {
+                EventHandler::onFailure(error);
+            }
+            ++failures;
+            loop->stop();
+        }
+    };
+    EventLoop loop;
+    Throwing handler;
+    handler.loop = &loop;
+    ASSERT_TRUE(loop.add(handler.fd, EPOLLIN, &handler));
+    EXPECT_NO_THROW(loop.run());
+    EXPECT_EQ(handler.failures, 1);
+    handler.recover = false;
+    std::uint64_t one = 1;
+    ASSERT_EQ(::write(handler.fd, &one, sizeof(one)), 8);
+    EXPECT_THROW(loop.run(), std::runtime_error);
+    loop.remove(handler.fd);
+}
+
+// A worker that dies must not leave its SO_REUSEPORT listener open with nobody accepting: every
+// worker stops and run() throws, so `tplab proxy` exits non-zero (systemd restarts it).
+TEST(ProxyWorkersFailures, AWorkerThatDiesStopsTheProxyWithAnError) {
+    for (std::size_t count : {1u, 2u}) {
+        SocketApi api;
+        FixedDestinationBackend backend{api};
+        EventSink events;
+        ProxyOptions options;
+        options.listen = {loopbackAnyPort()};
+        ProxyWorkers workers(backend, events, options, count);
+        workers.start();
+        workers.workerLoop(count - 1).post([] { throw std::runtime_error("injected death"); });
+        // Without the fix a second worker would run on: drain it after 10 s so the test ends.
+        workers.mainLoop().runAfter(10s, [&] { workers.beginDrain(); });
+        try {
+            workers.run();
+            ADD_FAILURE() << count << " worker(s): run() returned as if all was well";
+        } catch (const std::runtime_error& error) {
+            EXPECT_EQ(std::string(error.what()),
+                      "worker " + std::to_string(count) + " of " + std::to_string(count) +
+                          " stopped: injected death; the proxy stops with it");
+        }
+    }
 }
 
 TEST_F(ProxyServerFixture, NotRedirectedConnectionIsClosedWithItsReason) {
