@@ -22,5 +22,6 @@ Command setupCaptureCommand(CLI::App& parent);
 Command setupReportCommand(CLI::App& parent);
 Command setupRulesCommand(CLI::App& parent);
 Command setupDoctorCommand(CLI::App& parent);
+Command setupTraceCommand(CLI::App& parent);
 
 }  // namespace tplab
