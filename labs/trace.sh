@@ -123,7 +123,7 @@ sk-lookup)
 socks5)
     start_proxy "$ns_gw" . socks5 "$(endpoint "$gw_client_ip" "$socks_port")"
     trace_ports+=(--port "$socks_port")
-    client_cmd=(curl --noproxy '*' -sS --max-time 3 --socks5 "$(endpoint "$gw_client_ip" "$socks_port")"
+    client_cmd=(curl -sS --max-time 3 --socks5 "$(endpoint "$gw_client_ip" "$socks_port")"
         "http://$server_host:$lab_http_port/")
     ;;
 no-ip-rule)

@@ -60,6 +60,7 @@ PacketTrace buildPacket(const PacketEvents& packet, const RulesetSnapshot& rules
     trace.firstTime = packet.events.front()->time;
     trace.lastTime = packet.events.back()->time;
     std::string currentHook;
+    PacketHeaders lastHeaders;
     bool headersKnown = false;
     for (const TraceEvent* e : packet.events) {
         if (e->kind == TraceEvent::Kind::Packet && !headersKnown && e->packet.family != 0) {
@@ -87,6 +88,22 @@ PacketTrace buildPacket(const PacketEvents& packet, const RulesetSnapshot& rules
             step.iif = e->packet.iif;
             step.oif = e->packet.oif;
             step.mark = e->packet.mark;
+            if (e->packet.family != 0) {
+                step.headers = e->packet;
+                // NAT rewrites the packet between hooks; say so where it shows.
+                if (!lastHeaders.saddr.empty()) {
+                    if (e->packet.daddr != lastHeaders.daddr ||
+                        e->packet.dport != lastHeaders.dport)
+                        step.text = "destination rewritten (NAT): now " +
+                                    endpoint(e->packet.daddr, e->packet.dport, e->packet.family);
+                    if (e->packet.saddr != lastHeaders.saddr ||
+                        e->packet.sport != lastHeaders.sport)
+                        step.text += std::string(step.text.empty() ? "" : "; ") +
+                                     "source rewritten (NAT): now " +
+                                     endpoint(e->packet.saddr, e->packet.sport, e->packet.family);
+                }
+                lastHeaders = e->packet;
+            }
             trace.steps.push_back(step);
             currentHook = hook;
         }
@@ -151,7 +168,8 @@ std::string legKey(const PacketHeaders& h) {
                            : endpoint(h.daddr, h.dport, h.family));
 }
 
-bool tieDrop(PacketTrace& trace, std::vector<DropEvent>& drops, std::vector<bool>& used) {
+bool tieDrop(PacketTrace& trace, std::vector<DropEvent>& drops, std::vector<bool>& used,
+             int* tied) {
     unsigned protocol = trace.headers.family == 6 ? 34525 : 2048;
     int best = -1;
     double bestDistance = 1e9;
@@ -176,6 +194,7 @@ bool tieDrop(PacketTrace& trace, std::vector<DropEvent>& drops, std::vector<bool
     if (best < 0)
         return false;
     used[static_cast<std::size_t>(best)] = true;
+    ++*tied;
     trace.drop = drops[static_cast<std::size_t>(best)];
     if (trace.fate == "delivered" || trace.fate == "vanished")
         trace.fate = "dropped";
@@ -215,7 +234,10 @@ void addRouteProbe(PacketTrace& trace, const RouteProbe& probe) {
                          return s.kind == JourneyStep::Kind::Hook && s.hook != "prerouting";
                      }) &&
         trace.steps.front().hook == "prerouting";
-    if (!probe || (routing == trace.steps.end() && !vanishedInPrerouting))
+    bool ruleDropped = std::any_of(trace.steps.begin(), trace.steps.end(), [](const auto& s) {
+        return s.kind == JourneyStep::Kind::Rule && s.verdict == "drop";
+    });
+    if (!probe || ruleDropped || (routing == trace.steps.end() && !vanishedInPrerouting))
         return;
     std::uint32_t mark = trace.steps.front().mark;
     for (const auto& step : trace.steps) {
@@ -227,7 +249,17 @@ void addRouteProbe(PacketTrace& trace, const RouteProbe& probe) {
         if (step.kind == JourneyStep::Kind::Hook && step.hook != "prerouting")
             mark = step.mark;
     }
-    std::string answer = probe(trace.headers, mark);
+    // Ask with the packet as routing saw it: after prerouting's NAT, if a later hook shows it.
+    PacketHeaders asRouted = trace.headers;
+    for (const auto& step : trace.steps) {
+        if (step.kind == JourneyStep::Kind::Hook && step.hook != "prerouting" &&
+            step.headers.family != 0) {
+            asRouted = step.headers;
+            asRouted.iif = trace.headers.iif;
+            break;
+        }
+    }
+    std::string answer = probe(asRouted, mark);
     if (answer.empty())
         return;
     JourneyStep step;
@@ -281,7 +313,7 @@ Journey assembleJourney(const std::vector<TraceEvent>& events,
         if (trace.headers.family == 0)
             continue;  // no headers seen: nothing to place it by
         if (trace.fate != "sent")
-            tieDrop(trace, drops, used);
+            tieDrop(trace, drops, used, &journey.dropsTied);
         std::string key = legKey(trace.headers);
         auto [at, inserted] = legIndex.emplace(key, journey.legs.size());
         if (inserted) {

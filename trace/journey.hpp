@@ -27,7 +27,8 @@ struct JourneyStep {
     std::string verdict;     // Rule, Policy
     std::string iif, oif;    // Hook
     std::uint32_t mark = 0;  // Hook: the packet's mark entering the hook
-    std::string text;        // Routing, Socket, Drop, End: what happened, in words
+    PacketHeaders headers;   // Hook: the packet as it entered the hook (after earlier NAT)
+    std::string text;        // Hook: a NAT rewrite seen here; Routing, Socket...: what happened
     bool inferred = false;   // Routing, Socket: worked out, not reported by the kernel
 };
 
@@ -54,6 +55,7 @@ struct Journey {
     int packetsTraced = 0;
     int legsNotShown = 0;
     int dropsInWindow = 0;
+    int dropsTied = 0;  // drops tied to a packet of the flow (copies included)
     std::vector<DropEvent> untiedDrops;
 };
 

@@ -109,6 +109,8 @@ void stepText(std::ostringstream& out, const JourneyStep& step) {
                 text += std::string(text.empty() ? "" : ", ") + "out " + step.oif;
             if (step.mark != 0)
                 text += std::string(text.empty() ? "" : ", ") + "mark " + hex(step.mark);
+            if (!step.text.empty())
+                text += std::string(text.empty() ? "" : "; ") + step.text;
             wrapped(out, label(step.hook), text, indent.size());
             break;
         }
@@ -151,15 +153,10 @@ std::string journeyText(const Journey& journey, const TraceContext& context) {
     for (const auto& note : context.notes)
         wrapped(out, "note: ", note, 6);
     if (!context.dropsFrom.empty()) {
-        int tied = 0;
-        for (const auto& leg : journey.legs) {
-            for (const auto& packet : leg.packets)
-                tied += packet.drop ? 1 : 0;
-        }
         wrapped(out, "",
                 "drop reasons: skb:kfree_skb in " + context.dropsFrom + ": " +
                     std::to_string(journey.dropsInWindow) + " drops of this protocol while " +
-                    "tracing, " + std::to_string(tied) + " tied to the flow",
+                    "tracing, " + std::to_string(journey.dropsTied) + " tied to the flow",
                 2);
     }
     if (journey.legs.empty())
@@ -200,6 +197,7 @@ nlohmann::ordered_json journeyJson(const Journey& journey, const TraceContext& c
                                    {"drops_from", context.dropsFrom},
                                    {"packets_traced", journey.packetsTraced},
                                    {"drops_in_window", journey.dropsInWindow},
+                                   {"drops_tied", journey.dropsTied},
                                    {"legs", nlohmann::ordered_json::array()}};
     for (const auto& leg : journey.legs) {
         nlohmann::ordered_json legJson = {{"protocol", leg.protocol},
