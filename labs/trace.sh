@@ -23,6 +23,7 @@
 #   no-transparent-listener  the listener lacks IP_TRANSPARENT: the TPROXY target's own drop
 #   nft-tproxy-no-socket     nft's tproxy statement finds no socket: the rule does not match and
 #                            the packet goes on, straight to the server
+#   nft-no-transparent-listener  the same nft rule, and a listener without IP_TRANSPARENT
 #   unscoped-rule            the seed's `-p tcp -j TPROXY` with no -i/--dport: it catches the
 #                            server's SYN-ACK to the proxy's own upstream connection, and drops it
 #   mark-mismatch            TPROXY sets mark 0x1, the ip rule looks for 0x2
@@ -42,7 +43,8 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/lib.sh"
 
 readonly trace_cases="redirect tproxy sk-lookup socks5 no-ip-rule no-local-route
-no-transparent-listener nft-tproxy-no-socket unscoped-rule mark-mismatch rp-filter"
+no-transparent-listener nft-tproxy-no-socket nft-no-transparent-listener unscoped-rule
+mark-mismatch rp-filter"
 readonly socks_port=1080
 
 trace_case=""
@@ -102,6 +104,14 @@ tproxy_proxy() {
     start_proxy "$ns_gw" . tproxy "0.0.0.0:$tproxy_port" "[::]:$tproxy_port"
 }
 
+# plain_listener: an ordinary socket on the TPROXY port, without IP_TRANSPARENT (socat).
+plain_listener() {
+    log "the listener: an ordinary socket on :$tproxy_port, without IP_TRANSPARENT"
+    start_bg "$ns_gw" listener.log socat "TCP6-LISTEN:$tproxy_port,ipv6only=0,fork,reuseaddr" \
+        "SYSTEM:echo served by a listener without IP_TRANSPARENT"
+    wait_listening "$ns_gw" "$tproxy_port" || die "socat did not listen on $tproxy_port"
+}
+
 trace_ports=(--port "$lab_http_port")
 client_cmd=(curl --noproxy '*' -sS --max-time 3 "http://$server_host:$lab_http_port/")
 
@@ -142,12 +152,9 @@ no-transparent-listener)
     run "$ns_gw" "$ipt" -t mangle -A PREROUTING -i veth-c -p tcp --dport "$lab_http_port" \
         -j TPROXY --on-port "$tproxy_port" --tproxy-mark "$tproxy_mark/$tproxy_mark"
     policy_routing "$tproxy_mark"
-    log "the listener: an ordinary socket on :$tproxy_port, without IP_TRANSPARENT"
-    start_bg "$ns_gw" listener.log socat "TCP6-LISTEN:$tproxy_port,ipv6only=0,fork,reuseaddr" \
-        "SYSTEM:echo served by a listener without IP_TRANSPARENT"
-    wait_listening "$ns_gw" "$tproxy_port" || die "socat did not listen on $tproxy_port"
+    plain_listener
     ;;
-nft-tproxy-no-socket)
+nft-tproxy-no-socket | nft-no-transparent-listener)
     nft_family=ip
     [[ "$fam" == ipv6 ]] && nft_family=ip6
     run "$ns_gw" nft add table inet tproxy_lab
@@ -156,7 +163,11 @@ nft-tproxy-no-socket)
     run "$ns_gw" nft add rule inet tproxy_lab prerouting iifname veth-c meta l4proto tcp \
         th dport "$lab_http_port" tproxy "$nft_family" to ":$tproxy_port" meta mark set "$tproxy_mark" accept
     policy_routing "$tproxy_mark"
-    log "(no proxy listens on :$tproxy_port)"
+    if [[ "$trace_case" == nft-tproxy-no-socket ]]; then
+        log "(no proxy listens on :$tproxy_port)"
+    else
+        plain_listener
+    fi
     ;;
 unscoped-rule)
     log "the seed's rule: every TCP packet, any interface, any port, no socket fast path"

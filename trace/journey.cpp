@@ -201,6 +201,35 @@ bool tieDrop(PacketTrace& trace, std::vector<DropEvent>& drops, std::vector<bool
     return true;
 }
 
+// nft's tproxy statement, unlike the TPROXY target, does not drop when it finds no transparent
+// socket: it ends the rule as "no match" (NFT_BREAK, net/netfilter/nft_tproxy.c), so the trace
+// shows no event for it at all. Say so where a packet passed prerouting without it.
+void addTproxyBreakStep(PacketTrace& trace, const RulesetSnapshot& rules) {
+    bool passedPrerouting = false;
+    for (const auto& step : trace.steps) {
+        if (step.kind == JourneyStep::Kind::Rule && mentionsTproxy(step))
+            return;
+        passedPrerouting = passedPrerouting || (step.kind == JourneyStep::Kind::Hook &&
+                                                step.hook != "prerouting" && step.hook != "output");
+    }
+    if (!passedPrerouting)
+        return;
+    for (const auto& rule : rules.rulesAtHook("prerouting", "tproxy ")) {
+        JourneyStep step;
+        step.kind = JourneyStep::Kind::Socket;
+        step.inferred = true;
+        step.text = "the nft rule \"" + rule.text + "\" (" + rule.family + " " + rule.table + " " +
+                    rule.chain + ", handle " + std::to_string(rule.handle) +
+                    ") did not match: its other matches failed, or its tproxy statement found no "
+                    "transparent socket and gave up (NFT_BREAK), so the packet went on as if "
+                    "there were no rule";
+        auto routing = std::find_if(trace.steps.begin(), trace.steps.end(), [](const auto& s) {
+            return s.kind == JourneyStep::Kind::Routing;
+        });
+        trace.steps.insert(routing, step);
+    }
+}
+
 void addSocketStep(PacketTrace& trace) {
     JourneyStep socket;
     socket.kind = JourneyStep::Kind::Socket;
@@ -334,6 +363,8 @@ Journey assembleJourney(const std::vector<TraceEvent>& events,
         }
         if (trace.fate == "delivered" && leg.packets.empty())
             addSocketStep(trace);
+        if (leg.packets.empty())
+            addTproxyBreakStep(trace, rules);
         trace.signature = signatureOf(trace);
         if (!leg.packets.empty() && leg.packets.back().signature == trace.signature) {
             ++leg.packets.back().copies;

@@ -47,7 +47,13 @@ RulesetSnapshot RulesetSnapshot::parse(const std::string& listing) {
             info.priority = match[2];
         } else if (!chain.empty() && line.find("\t\t") == 0 &&
                    std::regex_search(line, match, handleTail)) {
-            snapshot.chains_[key(family, table, chain)].handles.push_back(std::stol(match[1]));
+            auto& info = snapshot.chains_[key(family, table, chain)];
+            info.handles.push_back(std::stol(match[1]));
+            std::string text = line.substr(0, static_cast<std::size_t>(match.position(0)));
+            text.erase(0, text.find_first_not_of('\t'));
+            while (!text.empty() && text.back() == ' ')
+                text.pop_back();
+            info.texts.push_back(text);
         }
     }
     return snapshot;
@@ -93,6 +99,26 @@ std::string RulesetSnapshot::iptablesRule(const std::string& family, const std::
     if (at == info->handles.end())
         return "";
     return lines->second[static_cast<std::size_t>(at - info->handles.begin())];
+}
+
+std::vector<RuleRef> RulesetSnapshot::rulesAtHook(const std::string& hook,
+                                                  const std::string& word) const {
+    std::vector<RuleRef> found;
+    for (const auto& [name, info] : chains_) {
+        if (info.hook != hook)
+            continue;
+        std::istringstream words(name);
+        RuleRef ref;
+        words >> ref.family >> ref.table >> ref.chain;
+        for (std::size_t i = 0; i < info.texts.size(); ++i) {
+            if (info.texts[i].find(word) == std::string::npos)
+                continue;
+            ref.handle = info.handles[i];
+            ref.text = info.texts[i];
+            found.push_back(ref);
+        }
+    }
+    return found;
 }
 
 std::string describePriority(const std::string& family, const std::string& hook,

@@ -9,9 +9,16 @@
 namespace tplab {
 
 struct ChainInfo {
-    std::string hook;           // prerouting, ..., or empty for a chain reached by jump
-    std::string priority;       // as nft prints it: "mangle", "dstnat", "-2147483648"
-    std::vector<long> handles;  // its rules' handles, in order
+    std::string hook;                // prerouting, ..., or empty for a chain reached by jump
+    std::string priority;            // as nft prints it: "mangle", "dstnat", "-2147483648"
+    std::vector<long> handles;       // its rules' handles, in order
+    std::vector<std::string> texts;  // its rules as nft lists them, same order
+};
+
+struct RuleRef {
+    std::string family, table, chain;
+    long handle = -1;
+    std::string text;
 };
 
 class RulesetSnapshot {
@@ -27,6 +34,9 @@ class RulesetSnapshot {
     // "-A PREROUTING -p tcp ... -j TPROXY ..." for an iptables-nft rule, or empty.
     [[nodiscard]] std::string iptablesRule(const std::string& family, const std::string& table,
                                            const std::string& chain, long handle) const;
+    // Every rule of the base chains at `hook` whose text contains `word`.
+    [[nodiscard]] std::vector<RuleRef> rulesAtHook(const std::string& hook,
+                                                   const std::string& word) const;
     // Whether any iptables-nft table is present (for the "legacy rules are invisible" note).
     [[nodiscard]] bool hasIptablesNft() const { return !iptablesTables_.empty(); }
 
