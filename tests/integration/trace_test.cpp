@@ -298,5 +298,18 @@ TEST(TraceCleanup, NormalEndLeavesNothingOn) {
     runShell("ip netns del " + ns);
 }
 
+TEST(TraceFromDoctor, DoctorPointsToTraceWhenACheckFails) {
+    if (auto reason = skipReason(); !reason.empty())
+        GTEST_SKIP() << reason;
+    std::string ns = "trd" + std::to_string(::getpid() % 100000);
+    ASSERT_EQ(runShell("ip netns add " + ns).exitCode, 0);
+    auto doctor =
+        runShell("ip netns exec " + ns + " " + TPLAB_BINARY + " doctor --mode tproxy --port 15002");
+    runShell("ip netns del " + ns);
+    EXPECT_EQ(doctor.exitCode, 3) << doctor.output;  // nothing set up: failures
+    EXPECT_NE(doctor.output.find("tplab trace --port PORT -- COMMAND"), std::string::npos)
+        << doctor.output;
+}
+
 }  // namespace
 }  // namespace tplab::test
