@@ -155,8 +155,10 @@ std::string journeyText(const Journey& journey, const TraceContext& context) {
     if (!context.dropsFrom.empty()) {
         wrapped(out, "",
                 "drop reasons: skb:kfree_skb in " + context.dropsFrom + ": " +
-                    std::to_string(journey.dropsInWindow) + " drops of this protocol while " +
-                    "tracing, " + std::to_string(journey.dropsTied) + " tied to the flow",
+                    std::to_string(journey.dropsInWindow) +
+                    (journey.dropsInWindow == 1 ? " drop" : " drops") +
+                    " of this protocol while tracing, " + std::to_string(journey.dropsTied) +
+                    " tied to the flow",
                 2);
     }
     if (journey.legs.empty())
