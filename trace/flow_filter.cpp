@@ -81,7 +81,7 @@ long pidFromTraceName(const std::string& name) {
     return -1;
 }
 
-std::string traceTableScript(const FlowFilter& filter, const std::string& table) {
+std::string traceTableScript(const FlowFilter& filter, const std::string& table, bool followNat) {
     std::vector<std::string> matches;
     std::string proto = "meta l4proto " + filter.protocol;
     if (filter.family == 4)
@@ -104,6 +104,8 @@ std::string traceTableScript(const FlowFilter& filter, const std::string& table)
     // leave from the proxy's port), so also trace every packet of a connection whose
     // *original* destination port is one of the flow's.
     for (const char* hook : {"prerouting", "output"}) {
+        if (!followNat)
+            break;
         script += std::string("    chain ") + hook + "_conntrack {\n        type filter hook " +
                   hook + " priority -199; policy accept;\n        " + proto +
                   " ct original proto-dst " + ports + " meta nftrace set 1\n    }\n";

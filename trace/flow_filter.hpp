@@ -31,8 +31,11 @@ long pidFromTraceName(const std::string& name);
 
 // The `nft -f -` script that creates `table inet NAME`: prerouting and output chains that set
 // nftrace for the flow, and empty input, forward and postrouting chains that only make each
-// hook visible in the trace. All at the lowest priority, so they run first.
-std::string traceTableScript(const FlowFilter& filter, const std::string& table);
+// hook visible in the trace. All at the lowest priority, so they run first. With
+// `followNat`, two more chains (after conntrack) trace every packet of a connection whose
+// original destination port is the flow's: only where NAT is in use, since a `ct` expression
+// would switch conntrack on in a namespace that did not use it, and change what is traced.
+std::string traceTableScript(const FlowFilter& filter, const std::string& table, bool followNat);
 
 // What tplab trace's chains are called, and the hook each sits on.
 bool isTraceHookChain(const std::string& chain);

@@ -13,7 +13,7 @@ namespace tplab {
 
 namespace {
 
-constexpr double kDropBefore = 0.05;  // a drop may precede tplab's read of the last event
+constexpr double kDropBefore = 0.5;  // tplab reads an event late (nft monitor, a pipe)
 constexpr double kDropAfter = 0.02;
 
 std::string endpoint(const std::string& addr, std::uint16_t port, int family) {

@@ -25,7 +25,11 @@ NftTraceSession::NftTraceSession(const FlowFilter& filter, long pid) : table_(tr
     // Give nft a moment to subscribe before the table appears; the wait below proves it did.
     timespec start{0, 100'000'000};
     ::nanosleep(&start, nullptr);
-    auto added = runCommand({{"nft", "-f", "-"}, traceTableScript(filter, table_)});
+    // NAT needs conntrack, so where a nat chain exists, following NAT'd ports costs nothing.
+    auto listed = runCommand({{"nft", "list", "ruleset"}, ""});
+    bool natInUse =
+        listed.exitCode == 0 && listed.output.find("type nat hook") != std::string::npos;
+    auto added = runCommand({{"nft", "-f", "-"}, traceTableScript(filter, table_, natInUse)});
     if (added.exitCode != 0)
         throw std::runtime_error("nft could not add table inet " + table_ + ": " + added.output);
     tableAdded_ = true;

@@ -39,7 +39,9 @@ TEST(TraceFlowFilter, TableTracesBothDirectionsAtTheEntryHooksOnly) {
     EXPECT_EQ(filter.host, "2001:db8::1");
     EXPECT_EQ(filter.family, 6);
     EXPECT_EQ(describe(filter), "tcp port 80 or 8080, host 2001:db8::1, IPv6");
-    std::string script = traceTableScript(filter, traceTableName(42));
+    EXPECT_EQ(traceTableScript(filter, "t", false).find("ct "), std::string::npos)
+        << "no conntrack where NAT does not already use it";
+    std::string script = traceTableScript(filter, traceTableName(42), true);
     EXPECT_NE(script.find("table inet tplab_trace_42 {"), std::string::npos);
     EXPECT_NE(script.find("th dport { 80, 8080 } ip6 saddr 2001:db8::1 meta nftrace set 1"),
               std::string::npos);
