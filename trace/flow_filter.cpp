@@ -107,8 +107,16 @@ std::string traceTableScript(const FlowFilter& filter, const std::string& table,
         if (!followNat)
             break;
         script += std::string("    chain ") + hook + "_conntrack {\n        type filter hook " +
-                  hook + " priority -199; policy accept;\n        " + proto +
-                  " ct original proto-dst " + ports + " meta nftrace set 1\n    }\n";
+                  hook + " priority -199; policy accept;\n";
+        std::string base = proto + " ct original proto-dst " + ports;
+        if (filter.host.empty()) {
+            script += "        " + base + " meta nftrace set 1\n";
+        } else {
+            for (const char* end : {"saddr", "daddr"})
+                script += "        " + base + " ct original " + ip + " " + end + " " + filter.host +
+                          " meta nftrace set 1\n";
+        }
+        script += "    }\n";
     }
     for (const char* hook : kHooks) {
         script += std::string("    chain ") + hook + " {\n        type filter hook " + hook +

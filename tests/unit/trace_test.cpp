@@ -52,7 +52,8 @@ TEST(TraceFlowFilter, TableTracesBothDirectionsAtTheEntryHooksOnly) {
                   std::string::npos)
             << hook;
     }
-    EXPECT_NE(script.find("ct original proto-dst { 80, 8080 } meta nftrace set 1"),
+    EXPECT_NE(script.find("ct original proto-dst { 80, 8080 } ct original ip6 saddr "
+                          "2001:db8::1 meta nftrace set 1"),
               std::string::npos);
 }
 
