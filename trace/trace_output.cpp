@@ -148,7 +148,8 @@ std::string journeyText(const Journey& journey, const TraceContext& context) {
     wrapped(out, "",
             "tplab trace: " + context.filter + " in " +
                 (context.netns.empty() ? "this namespace" : "namespace " + context.netns) + ": " +
-                std::to_string(journey.packetsTraced) + " packets traced",
+                std::to_string(journey.packetsTraced) +
+                (journey.packetsTraced == 1 ? " packet traced" : " packets traced"),
             2);
     for (const auto& note : context.notes)
         wrapped(out, "note: ", note, 6);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -296,6 +297,37 @@ TEST(TraceCleanup, NormalEndLeavesNothingOn) {
     EXPECT_EQ(tracefsMounted(), mountedBefore);
     EXPECT_EQ(runShell("ls /run/tplab 2>/dev/null | grep '^trace-'").output, "");
     runShell("ip netns del " + ns);
+}
+
+// UDP, and a drop after the input hook: the kernel's reason comes from the UDP stack.
+TEST(TraceUdp, DatagramToAPortNobodyListensOnIsDroppedWithNoSocket) {
+    if (auto reason = skipReason(); !reason.empty())
+        GTEST_SKIP() << reason;
+    std::string a = "tru" + std::to_string(::getpid() % 100000) + "a";
+    std::string b = "tru" + std::to_string(::getpid() % 100000) + "b";
+    auto made = runShell("set -e; ip netns add " + a + "; ip netns add " + b +
+                         "; ip link add tru-a netns " + a + " type veth peer name tru-b netns " +
+                         b + "; ip -n " + a + " addr add 192.0.2.2/24 dev tru-a; ip -n " + b +
+                         " addr add 192.0.2.1/24 dev tru-b; ip -n " + a +
+                         " link set tru-a up; ip -n " + b + " link set tru-b up");
+    ASSERT_EQ(made.exitCode, 0) << made.output;
+    auto result = runShell(std::string(TPLAB_BINARY) + " trace --netns " + b +
+                           " --udp --port 5353 --json -- ip netns exec " + a +
+                           " python3 -c \"import socket; socket.socket(socket.AF_INET, "
+                           "socket.SOCK_DGRAM).sendto(b'hi', ('192.0.2.1', 5353))\"");
+    runShell("ip netns del " + a + "; ip netns del " + b);
+    ASSERT_EQ(result.exitCode, 0) << result.output;
+    // stdout and stderr come together: the JSON starts at the first '{'.
+    auto trace =
+        json::parse(result.output.substr(std::min(result.output.find('{'), result.output.size())),
+                    nullptr, false);
+    ASSERT_FALSE(trace.is_discarded()) << result.output;
+    ASSERT_EQ(trace["legs"].size(), 1u) << result.output;
+    EXPECT_EQ(trace["legs"][0]["protocol"], "udp");
+    const auto& datagram = firstPacket(trace);
+    EXPECT_TRUE(hasHook(datagram, "input"));
+    EXPECT_EQ(dropReason(datagram), "NO_SOCKET") << result.output;
+    EXPECT_EQ(datagram["drop"]["location"], "__udp4_lib_rcv");
 }
 
 TEST(TraceFromDoctor, DoctorPointsToTraceWhenACheckFails) {
