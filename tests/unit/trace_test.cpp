@@ -10,6 +10,7 @@
 #include "journey.hpp"
 #include "ruleset_snapshot.hpp"
 #include "trace_event.hpp"
+#include "trace_summary.hpp"
 
 namespace tplab {
 namespace {
@@ -236,6 +237,45 @@ TEST(TraceJourney, PacketThatVanishesAfterPreroutingGetsRoutingAndTheDrop) {
                             step.text == "unicast (forward), asked for 198.51.100.2");
     EXPECT_TRUE(routed);
     EXPECT_EQ(askedMark, 0u);
+}
+
+// A delivered SYN is not called dropped for TCP's routine drops of old data nearby.
+TEST(TraceJourney, DeliveredPacketIsNotBlamedForRoutineTcpDrops) {
+    std::vector<TraceEvent> events;
+    for (const char* line :
+         {"trace id dd inet tplab_trace_7 prerouting packet: iif \"veth-c\" ip saddr 192.0.2.2 "
+          "ip daddr 198.51.100.2 tcp sport 40000 tcp dport 80 tcp flags == syn",
+          "trace id dd inet tplab_trace_7 input packet: iif \"veth-c\" ip saddr 192.0.2.2 ip "
+          "daddr 198.51.100.2 tcp sport 40000 tcp dport 80 tcp flags == syn"}) {
+        events.push_back(*parseTraceLine(line, 30.0));
+    }
+    auto journey = assembleJourney(events, {{29.99, 2048, "tcp_validate_incoming", "TCP_OLD_DATA"}},
+                                   RulesetSnapshot::parse(""), {"tplab_trace_7", 2, 3}, nullptr);
+    ASSERT_EQ(journey.legs.size(), 1u);
+    EXPECT_EQ(journey.legs[0].packets.at(0).fate, "delivered");
+    EXPECT_FALSE(journey.legs[0].packets.at(0).drop);
+}
+
+TEST(TraceReportSummary, KernelPathIsHooksRulesAndTheEnd) {
+    using Json = nlohmann::ordered_json;
+    Json steps = Json::array();
+    steps.push_back({{"kind", "hook"}, {"hook", "prerouting"}});
+    steps.push_back({{"kind", "rule"},
+                     {"table", "ip nat"},
+                     {"iptables", "-A PREROUTING -p tcp -j REDIRECT --to-ports 15001"},
+                     {"rule", ""},
+                     {"handle", 2},
+                     {"verdict", "accept"}});
+    steps.push_back({{"kind", "routing"}, {"text", "routed to this host"}});
+    steps.push_back({{"kind", "hook"},
+                     {"hook", "input"},
+                     {"text", "destination rewritten (NAT): now 192.0.2.1:15001"}});
+    Json packet = {{"fate", "delivered"}, {"drop", nullptr}, {"steps", steps}};
+    Json trace = {{"legs", Json::array({Json{{"packets", Json::array({packet})}}})}};
+    ASSERT_FALSE(trace.is_discarded());
+    EXPECT_EQ(kernelPathSummary(trace),
+              "prerouting [ip nat REDIRECT -> accept] > input (now 192.0.2.1:15001); delivered");
+    EXPECT_EQ(kernelPathSummary(nullptr), "-");
 }
 
 }  // namespace
