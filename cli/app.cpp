@@ -17,7 +17,8 @@ std::vector<Command> setupApp(CLI::App& app) {
     app.set_version_flag("--version", std::string("tplab ") + TPLAB_VERSION);
     app.require_subcommand(1);
     return {setupProxyCommand(app), setupCaptureCommand(app), setupReportCommand(app),
-            setupRulesCommand(app), setupDoctorCommand(app),  setupLabCommand(app)};
+            setupRulesCommand(app), setupDoctorCommand(app),  setupTraceCommand(app),
+            setupLabCommand(app)};
 }
 
 }  // namespace tplab

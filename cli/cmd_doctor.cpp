@@ -86,6 +86,12 @@ void printText(const std::vector<Finding>& findings, bool all, bool noFix) {
     std::printf("%d ok%s, %d info, %d warn, %d FAIL\n", counts[Severity::Ok],
                 all ? "" : " (--all shows them)", counts[Severity::Info], counts[Severity::Warn],
                 counts[Severity::Fail]);
+    if (counts[Severity::Fail] > 0) {
+        printWrapped("",
+                     "where and why the kernel drops it: tplab trace --port PORT -- COMMAND "
+                     "(docs/trace.md)",
+                     0);
+    }
 }
 
 int runDoctor(const DoctorCommandOptions& cli) {

@@ -23,5 +23,6 @@ Command setupReportCommand(CLI::App& parent);
 Command setupRulesCommand(CLI::App& parent);
 Command setupDoctorCommand(CLI::App& parent);
 Command setupLabCommand(CLI::App& parent);
+Command setupTraceCommand(CLI::App& parent);
 
 }  // namespace tplab

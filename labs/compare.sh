@@ -130,6 +130,26 @@ intercept_sk_lookup() {
     start_proxy "$ns_gw" "$1" sk-lookup "[::]:$sk_lookup_port" -- --dport "$lab_ports"
 }
 
+# trace_start RUNDIR MODE: tplab trace in the gateway while the traffic runs: the kernel's view
+# of the run's first connection (hooks, rules, verdicts, routing; docs/trace.md) in
+# RUNDIR/trace.txt and trace.json. Port 80, and the SOCKS5 port for the explicit run.
+trace_start() {
+    local ports=(--port "$lab_http_port")
+    [[ "$2" == explicit ]] && ports+=(--port "$socks_port")
+    start_bg - "$1/trace.txt" tplab trace --netns "$ns_gw" "${ports[@]}" --timeout 60 \
+        --json-file "$1/trace.json"
+    trace_pid=$bg_pid
+    busywait "$LAB_WAIT" lab_file_has "$1/trace.txt" "tplab trace: tracing" ||
+        log "(tplab trace did not start: $1/trace.txt says why)"
+}
+
+# trace_stop: end the trace (SIGTERM: it prints the journey and switches everything off).
+trace_stop() {
+    [[ -n "${trace_pid:-}" ]] || return 0
+    stop_bg "$trace_pid" TERM || log "(tplab trace failed: see its trace.txt)"
+    trace_pid=""
+}
+
 # one_run MODE FAMILY: fresh namespaces, MODE's rules and proxy, captures, traffic, snapshots.
 one_run() {
     local mode=$1 family=$2 rundir="$1-$2"
@@ -143,7 +163,9 @@ one_run() {
     anyip) intercept_anyip "$rundir" ;;
     sk-lookup) intercept_sk_lookup "$rundir" ;;
     esac
+    trace_start "$rundir" "$mode"
     run_traffic "$rundir"
+    trace_stop
     # The link lives as long as the proxy: read it before end_run stops the proxy.
     [[ "$mode" == sk-lookup ]] && record_bpf_state "$ns_gw" "$rundir"
     lab_client_proxy=""
@@ -283,6 +305,7 @@ log ""
 reports=(report.*)
 log "finished in ${SECONDS}s; everything is in $lab_work:"
 log "  ${reports[*]}, and per run directory (${run_dirs[*]}):"
-log "  meta.json, *.pcap, events.jsonl, conntrack.txt, sockets.txt, rules.txt, client.txt, and logs"
+log "  meta.json, *.pcap, events.jsonl, conntrack.txt, sockets.txt, rules.txt, client.txt,"
+log "  trace.txt and trace.json (tplab trace of the first connection), and logs"
 log "  (and bpf.json in the sk-lookup runs)"
 lab_exit

@@ -13,6 +13,7 @@
 #include "kernel_state.hpp"
 #include "socks_handshake.hpp"
 #include "steering.hpp"
+#include "trace_summary.hpp"
 
 namespace tplab {
 namespace {
@@ -229,6 +230,7 @@ Json analyzeFlow(const RunRecords& run, const Packet& first,
     internals["rules"] = rules;
     internals["steered_by"] = steeringObjects(
         run.ruleLines, run.bpf, first.destination.unmapped().isIpv6(), first.destination.port());
+    internals["kernel_path"] = kernelPathSummary(run.trace);
     auto socket = findSocketLine(run.socketLines, client);
     internals["socket"] = socket ? Json(*socket) : Json(nullptr);
 

@@ -411,6 +411,7 @@ std::string internalsTable(const Json& flow) {
     html += kvRow("NAT mapping", natCell(internals));
     html += kvRow("rule(s) matched", rulesCell(internals));
     html += kvRow("steered by", steeringCell(internals));
+    html += kvRow("kernel path (tplab trace)", codeOrNone(textOf(internals, "kernel_path")));
     html += kvRow("socket (ss)", socketCell(internals));
     html += kvRow("upstream local", codeOrNone(textOf(internals, "upstream_local")));
     html += kvRow("server saw", codeOrNone(textOf(internals, "server_saw")));
@@ -705,6 +706,7 @@ const ComparisonRow kComparisonRows[] = {
     {"NAT mapping", natPresent},
     {"rule", joinedRules, true},
     {"steered by", steeredBy, true},
+    {"kernel path (trace)", [](const Json& f) { return internal(f, "kernel_path"); }, true},
     {"server saw", [](const Json& f) { return internal(f, "server_saw"); }},
 };
 

@@ -95,6 +95,11 @@ RunRecords loadRunRecords(const std::string& directory) {
             throw std::runtime_error(directory + "/bpf.json: not a JSON object");
         }
     }
+    if (std::ifstream traceFile(directory + "/trace.json"); traceFile) {
+        run.trace = nlohmann::ordered_json::parse(traceFile, nullptr, false);
+        if (run.trace.is_discarded() || !run.trace.is_object())
+            run.trace = nullptr;  // a trace is extra: the report goes on without it
+    }
     return run;
 }
 

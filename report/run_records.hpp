@@ -32,7 +32,8 @@ struct RunRecords {
     std::vector<std::string> conntrackLines;
     std::vector<std::string> socketLines;
     std::vector<std::string> ruleLines;
-    nlohmann::ordered_json bpf;  // bpf.json: netns_ino, links, programs, counters; null if none
+    nlohmann::ordered_json bpf;    // bpf.json: netns_ino, links, programs, counters; null if none
+    nlohmann::ordered_json trace;  // trace.json (tplab trace --json-file); null if none
 };
 
 // Reads a run directory. Missing optional files (events, conntrack, sockets, rules) leave

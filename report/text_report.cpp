@@ -252,6 +252,7 @@ void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& r
                              {"NAT mapping"},
                              {"rule target"},
                              {"steered by"},
+                             {"kernel path (trace)"},
                              {"server saw"}};
     for (const Json* run_ptr : runs) {
         const Json& run = *run_ptr;
@@ -273,7 +274,8 @@ void appendSideBySide(std::ostringstream& out, const std::vector<const Json*>& r
         rows[6].push_back(natSummary(in["nat"], true));
         rows[7].push_back(ruleTargets(in["rules"]));
         rows[8].push_back(steeringSummary(in.value("steered_by", Json::array())));
-        rows[9].push_back(text(in["server_saw"]));
+        rows[9].push_back(in.value("kernel_path", std::string("-")));
+        rows[10].push_back(text(in["server_saw"]));
     }
     out << "== side by side" << (family.empty() ? "" : ", " + family)
         << " (first flow of each run) ==\n";

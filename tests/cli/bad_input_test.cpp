@@ -509,6 +509,28 @@ const std::vector<BadInput>& catalogue() {
         {"LabTheLibrary", {"lab", "lib"}, "lib"},
         {"LabWithSuffix", {"lab", "quickstart.sh"}, "quickstart.sh"},
         {"LabUnknownOption", {"lab", "--bogus"}, "--bogus"},
+
+        // trace: every value that reaches an nft rule, a path or a command is checked first
+        {"TraceNoPort", {"trace"}, "--port"},
+        {"TracePort0", {"trace", "--port", "0"}, "--port"},
+        {"TraceFivePorts",
+         {"trace", "--port", "1", "--port", "2", "--port", "3", "--port", "4", "--port", "5"},
+         "--port"},
+        {"TraceHostInjection",
+         {"trace", "--port", "80", "--host", "192.0.2.2; flush ruleset"},
+         "--host"},
+        {"TraceHostWrongFamily",
+         {"trace", "--port", "80", "--host", "2001:db8::1", "--family", "4"},
+         "IPv4"},
+        {"TraceFamily5", {"trace", "--port", "80", "--family", "5"}, "--family"},
+        {"TraceNetnsPath", {"trace", "--port", "80", "--netns", "../../proc/1/ns/net"}, "--netns"},
+        {"TraceNetnsMissing",
+         {"trace", "--port", "80", "--netns", "tplab-no-such-ns"},
+         "no such namespace"},
+        {"TraceTimeoutNan", {"trace", "--port", "80", "--timeout", "nan"}, "--timeout"},
+        {"TraceLegs0", {"trace", "--port", "80", "--legs", "0"}, "--legs"},
+        {"TraceJsonFileEmpty", {"trace", "--port", "80", "--json-file", ""}, "--json-file"},
+        {"TraceCleanupWithFlow", {"trace", "--cleanup", "--port", "80"}, "--cleanup"},
     };
     return cases;
 }
