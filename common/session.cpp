@@ -437,6 +437,11 @@ void Session::failHandshake(const HandshakeStep& step) {
 // refused whatever it sent, and from the fourth failure on the refusal is answered late.
 // False when the step's refusal was put off (the session goes on from a timer).
 bool Session::throttleAuthentication(HandshakeStep& step) {
+    if (clientRefused_ && step.auth == HandshakeStep::Auth::Accepted) {
+        // A client --allow-client refuses learns nothing from its guesses: every password fails.
+        step = negotiation_->client->refuseAuthentication(
+            step, client_.addressString() + " is not an allowed client (--allow-client)");
+    }
     AuthThrottle& throttle = host_.authThrottle();
     auto now = Clock::now();
     if (step.auth == HandshakeStep::Auth::Accepted) {

@@ -3,8 +3,11 @@
 // one, --allow-client refuses other clients in every mode, and a chain of tunnels through two
 // explicit proxies on one gateway stops at its first hop.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <thread>
@@ -90,6 +93,7 @@ class AccessControl : public ::testing::TestWithParam<AccessCase> {
 class AccessControlExplicit : public AccessControl {};
 class AccessControlAllModes : public AccessControl {};
 class AccessControlChain : public AccessControl {};
+class AccessControlSocksAuth : public AccessControl {};
 
 TEST_P(AccessControlExplicit, EverySpellingOfTheGatewayItselfIsRefusedWithAnEvent) {
     startLab();
@@ -231,6 +235,30 @@ TEST_P(AccessControlAllModes, ATransparentClientOutsideAllowClientIsReset) {
     EXPECT_TRUE(lab->events("connected").empty());
 }
 
+// With authentication configured, a client outside --allow-client must not learn whether a
+// password is right: the right one fails for it as a wrong one does, while the allowed client
+// logs in with it and is served.
+TEST_P(AccessControlSocksAuth, ARefusedClientLearnsNothingFromTheRightPassword) {
+    char dir[] = "/tmp/tplab-access-auth-XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string passwordFile = std::string(dir) + "/password";
+    std::ofstream(passwordFile) << "s3cret\n";
+    ::chmod(passwordFile.c_str(), 0600);  // a password file open to others is refused
+    const bool v4 = GetParam().family == Family::Ipv4;
+    startLab({"--allow-client", addressesFor(GetParam().family).client + (v4 ? "/32" : "/128"),
+              "--socks-user", "alice", "--socks-password-file", passwordFile});
+    auto login = [&](const std::string& ns, const std::string& proxy) {
+        return lab->net()
+            .exec(ns, std::string(TPLAB_TEST_TOOLS) + "/socks5_probe.py " + proxy + " " +
+                          std::to_string(kExplicitPort) + " " + at().server + " " +
+                          std::to_string(kHttpPort) + " --user alice --password s3cret")
+            .output;
+    };
+    EXPECT_EQ(login(lab->net().client(), at().gatewayClientSide), "method 02\nauth 00\nreply 00\n");
+    EXPECT_EQ(login(lab->net().server(), at().gatewayServerSide), "method 02\nauth 01\n");
+    std::filesystem::remove_all(dir);
+}
+
 // Two explicit proxies on one gateway: without the default denial each relays into the other,
 // so one client connection becomes a chain of as many tunnels as it asks for.
 TEST_P(AccessControlChain, ThroughTheGatewaysOwnProxiesStopsAtTheFirstHop) {
@@ -274,6 +302,10 @@ INSTANTIATE_TEST_SUITE_P(, AccessControlExplicit,
                                            AccessCase{"http-connect", Family::Ipv6}),
                          caseName);
 INSTANTIATE_TEST_SUITE_P(, AccessControlChain,
+                         ::testing::Values(AccessCase{"socks5", Family::Ipv4},
+                                           AccessCase{"socks5", Family::Ipv6}),
+                         caseName);
+INSTANTIATE_TEST_SUITE_P(, AccessControlSocksAuth,
                          ::testing::Values(AccessCase{"socks5", Family::Ipv4},
                                            AccessCase{"socks5", Family::Ipv6}),
                          caseName);
