@@ -3,8 +3,10 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 
 namespace tplab::test {
 namespace {
@@ -76,6 +78,25 @@ NetnsTopology::NetnsTopology()
     mustExec(server_, "ip route add default via 198.51.100.1");
     mustExec(server_, "ip -6 route add default via 2001:db8:2::1");
     mustExec(gateway_, "sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1");
+    // A veth drops what it is given until the kernel's link watcher has attached its queueing
+    // discipline ("qdisc noop" until then), up to a second after `ip link set up` and later on
+    // a loaded machine. The first IPv6 neighbour solicitation is lost with it, and the first
+    // connection waits a second for the retry. So wait until every device is really up.
+    for (const auto& [ns, device] : {std::pair{client_, "eth0"}, std::pair{gateway_, "veth-c"},
+                                     std::pair{gateway_, "veth-s"}, std::pair{server_, "eth0"}}) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        for (;;) {
+            auto link = exec(ns, std::string("ip -o link show dev ") + device);
+            if (link.output.find("state UP") != std::string::npos &&
+                link.output.find("qdisc noop") == std::string::npos) {
+                break;
+            }
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw std::runtime_error(ns + ": " + device + " not up within 5 s: " + link.output);
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    }
 }
 
 NetnsTopology::~NetnsTopology() {
