@@ -306,7 +306,11 @@ ex_proxy_ports() {
 # ex_doctor_no_fix: `--no-fix` if this tplab's doctor has it (it names a fault without printing
 # the command that fixes it), else nothing.
 ex_doctor_no_fix() {
-    tplab doctor --help 2>/dev/null | grep -q -- --no-fix && printf '%s' --no-fix
+    # Read the whole help first: `| grep -q` would stop reading at the match, and the SIGPIPE of
+    # the rest of the help fails the pipeline under pipefail.
+    local help
+    help=$(tplab doctor --help 2>/dev/null) || true
+    [[ "$help" == *--no-fix* ]] && printf '%s' --no-fix
     return 0
 }
 
