@@ -3,7 +3,6 @@
 // one, --allow-client refuses other clients in every mode, and a chain of tunnels through two
 // explicit proxies on one gateway stops at its first hop.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -241,9 +240,7 @@ TEST_P(AccessControlAllModes, ATransparentClientOutsideAllowClientIsReset) {
 TEST_P(AccessControlSocksAuth, ARefusedClientLearnsNothingFromTheRightPassword) {
     char dir[] = "/tmp/tplab-access-auth-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
-    const std::string passwordFile = std::string(dir) + "/password";
-    std::ofstream(passwordFile) << "s3cret\n";
-    ::chmod(passwordFile.c_str(), 0600);  // a password file open to others is refused
+    const std::string passwordFile = writePasswordFile(dir, "s3cret");
     const bool v4 = GetParam().family == Family::Ipv4;
     startLab({"--allow-client", addressesFor(GetParam().family).client + (v4 ? "/32" : "/128"),
               "--socks-user", "alice", "--socks-password-file", passwordFile});

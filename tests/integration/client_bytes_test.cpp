@@ -5,7 +5,6 @@
 // Also: a SOCKS5 greeting cut short then reset frees its slot at once, and an HTTP request
 // with LF-only lines is answered 400 at once.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
 #include <fstream>
 #include <memory>
@@ -92,8 +91,7 @@ class ClientBytes : public ::testing::TestWithParam<BytesCase> {
         char dir[] = "/tmp/tplab-it-bytes-XXXXXX";
         ASSERT_NE(::mkdtemp(dir), nullptr);
         passwordDir = dir;
-        std::ofstream(passwordDir + "/password") << "s3cret\n";
-        ::chmod((passwordDir + "/password").c_str(), 0600);  // one open to others is refused
+        writePasswordFile(passwordDir, "s3cret");
         lab = std::make_unique<GatewayLab>(
             GetParam().mode, Family::Ipv4, false,
             ProxyLaunch{{},

@@ -29,13 +29,6 @@ std::string firstLine(const std::string& text) {
     return text.substr(0, text.find('\n'));
 }
 
-std::string writePasswordFile(const std::string& dir, const std::string& password) {
-    std::string path = dir + "/password";
-    std::ofstream(path) << password << "\n";
-    ::chmod(path.c_str(), 0600);  // a password file open to others is refused
-    return path;
-}
-
 class ExplicitProxy : public ::testing::TestWithParam<ExplicitCase> {
   protected:
     void SetUp() override {

@@ -166,9 +166,7 @@ TEST_F(Fairness, AClientWhoseNamesNeverResolveLeavesLookupsForOthers) {
 TEST_F(Fairness, PasswordGuessingIsDelayedThenLockedOutForThatAddressOnly) {
     char dir[] = "/tmp/tplab-it-guess-XXXXXX";
     ASSERT_NE(::mkdtemp(dir), nullptr);
-    std::string passwordFile = std::string(dir) + "/password";
-    std::ofstream(passwordFile) << "s3cret\n";
-    ::chmod(passwordFile.c_str(), 0600);
+    std::string passwordFile = writePasswordFile(dir, "s3cret");
     startLab("socks5", {"--socks-user", "alice", "--socks-password-file", passwordFile});
     // 8 s of sequential guessing: 3 answered at once, then one a second, locked out at 10.
     auto guesses =

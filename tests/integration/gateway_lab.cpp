@@ -1,6 +1,7 @@
 // The server side, the rules of each mode, and the proxy, for the integration tests.
 #include "gateway_lab.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -174,6 +175,13 @@ std::string GatewayLab::httpServerLog() const {
 std::string GatewayLab::sha256(const std::string& path) const {
     auto result = runShell("sha256sum " + path);
     return result.output.substr(0, 64);
+}
+
+std::string writePasswordFile(const std::string& dir, const std::string& password) {
+    std::string path = dir + "/password";
+    std::ofstream(path) << password << "\n";
+    ::chmod(path.c_str(), 0600);
+    return path;
 }
 
 }  // namespace tplab::test

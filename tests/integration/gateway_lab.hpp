@@ -76,4 +76,8 @@ class GatewayLab {
     Process proxy_;
 };
 
+// Writes PASSWORD to DIR/password, mode 0600 (tplab proxy refuses a password file open to others),
+// and returns the path.
+std::string writePasswordFile(const std::string& dir, const std::string& password);
+
 }  // namespace tplab::test
